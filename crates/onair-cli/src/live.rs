@@ -1,0 +1,433 @@
+//! `onair live`: the test pattern and a tone, published until Ctrl-C, SIGTERM, `--duration`
+//! or the server ending the room; then an ordered teardown.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
+use onair_core::VideoCodec;
+use onair_livekit::{
+    AudioSourceOptions, DegradationPreference, EncoderBackend, LoadOptions, LocalAudioTrack,
+    LocalVideoTrack, NativeAudioSource, NativeVideoSource, Room, RoomEvent, RoomOptions,
+    TrackPublishOptions, TrackSource,
+};
+use serde_json::json;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::error::CliError;
+use crate::output::{ms, Reporter};
+use crate::token::{Credentials, Role};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Degradation {
+    Balanced,
+    MaintainFramerate,
+    MaintainResolution,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Encoder {
+    Auto,
+    Software,
+    Hardware,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub creds: Credentials,
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f64,
+    /// vp8, h264, vp9 or av1.
+    #[arg(long, default_value = "vp8")]
+    pub codec: VideoCodec,
+    /// Send three layers so each viewer gets what its connection can take.
+    #[arg(long)]
+    pub simulcast: bool,
+    /// Top-layer bitrate in bits per second (suffixes k and M allowed: 2.5M).
+    #[arg(long, value_parser = parse_bitrate)]
+    pub max_bitrate: Option<u64>,
+    /// What the encoder gives up first when bandwidth or CPU is short.
+    #[arg(long, value_enum, default_value = "balanced")]
+    pub degradation: Degradation,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub encoder: Encoder,
+    /// Frequency of the tone in Hz.
+    #[arg(long, default_value_t = 440.0)]
+    pub tone_hz: f64,
+    /// Publish video only.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Seconds between stats lines.
+    #[arg(long, default_value_t = 5.0)]
+    pub stats_every: f64,
+}
+
+fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (number, scale) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1e3),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1e6),
+        _ => (s, 1.0),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a bitrate (examples: 2500000, 2500k, 2.5M)"))?;
+    let bps = value * scale;
+    if !(50_000.0..=50_000_000.0).contains(&bps) {
+        return Err(format!("bitrate {bps} bit/s is out of range (50k–50M)"));
+    }
+    Ok(bps as u64)
+}
+
+/// Why the stream ended.
+enum EndReason {
+    Duration,
+    Signal(&'static str),
+    Server(onair_livekit::DisconnectReason),
+}
+
+pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u8, CliError> {
+    let mut pattern = TestPattern::new(args.width, args.height, args.fps)?;
+    let mut tone = Tone::new(args.tone_hz, 48_000, 1, -12.0)?;
+    let token = args.creds.token(Role::Publisher)?;
+
+    let info = onair_livekit::load(load)?;
+    out.event(
+        "loaded",
+        json!({"path": info.path, "load_ms": ms(info.load_time)}),
+        || {
+            format!(
+                "LiveKit SDK loaded from {} in {:.0} ms",
+                info.path.display(),
+                ms(info.load_time)
+            )
+        },
+    );
+
+    let start = Instant::now();
+    let (room, mut events) = Room::connect(&args.creds.url, &token, RoomOptions::default()).await?;
+    let local = room.local_participant();
+    out.event(
+        "connected",
+        json!({"room": room.name(), "identity": local.identity(), "ms": ms(start.elapsed())}),
+        || {
+            format!(
+                "connected to room {:?} as {:?} in {:.0} ms",
+                room.name(),
+                local.identity(),
+                ms(start.elapsed())
+            )
+        },
+    );
+
+    let result = stream(
+        &args,
+        &room,
+        &mut events,
+        &mut pattern,
+        &mut tone,
+        start,
+        out,
+    )
+    .await;
+
+    // Teardown, in order: stop feeding frames (done inside `stream`), unpublish and
+    // disconnect (Room::close), then report what the engine still holds.
+    let close = room.close().await;
+    drop(room);
+    drop(events);
+    let live_handles = onair_livekit::live_handle_count();
+    let (reason, frames) = result?;
+    let close = close?;
+    let (reason_name, message, code) = match &reason {
+        EndReason::Duration => (
+            "duration".to_owned(),
+            "the requested duration elapsed".to_owned(),
+            0,
+        ),
+        EndReason::Signal(name) => (name.to_string(), format!("stopped by {name}"), 0),
+        EndReason::Server(r) => (r.as_str().to_owned(), r.describe().to_owned(), 3),
+    };
+    out.event(
+        "ended",
+        json!({
+            "reason": reason_name,
+            "message": message,
+            "frames_sent": frames,
+            "unpublished": close.unpublished,
+            "unpublish_errors": close.unpublish_errors,
+            "disconnect_confirmed": close.disconnect_confirmed,
+            "close_ms": ms(close.duration),
+            "live_handles": live_handles,
+        }),
+        || {
+            format!(
+                "stream ended: {message}. {} frames sent; {} track(s) unpublished, disconnect {} in {:.0} ms; native handles still open: {live_handles}",
+                frames,
+                close.unpublished.len(),
+                if close.disconnect_confirmed { "confirmed" } else { "NOT confirmed" },
+                ms(close.duration),
+            )
+        },
+    );
+    if code != 0 {
+        eprintln!("error: the stream was ended by the server: {message}");
+        eprintln!("  next: start the stream again when you are ready (`onair live`)");
+    }
+    Ok(code)
+}
+
+async fn stream(
+    args: &LiveArgs,
+    room: &Room,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<RoomEvent>,
+    pattern: &mut TestPattern,
+    tone: &mut Tone,
+    start: Instant,
+    out: &Reporter,
+) -> Result<(EndReason, u32), CliError> {
+    let local = room.local_participant();
+    let video_source = NativeVideoSource::new(args.width, args.height)?;
+    let video_track = LocalVideoTrack::create_video_track("camera", video_source.clone())?;
+    let options = TrackPublishOptions {
+        video_codec: args.codec,
+        max_bitrate: args.max_bitrate,
+        max_framerate: Some(args.fps),
+        simulcast: args.simulcast,
+        source: TrackSource::Camera,
+        degradation_preference: Some(match args.degradation {
+            Degradation::Balanced => DegradationPreference::Balanced,
+            Degradation::MaintainFramerate => DegradationPreference::MaintainFramerate,
+            Degradation::MaintainResolution => DegradationPreference::MaintainResolution,
+        }),
+        encoder: match args.encoder {
+            Encoder::Auto => EncoderBackend::Auto,
+            Encoder::Software => EncoderBackend::Software,
+            Encoder::Hardware => EncoderBackend::Hardware,
+        },
+        ..Default::default()
+    };
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let frames = Arc::new(AtomicU32::new(0));
+    // Frames flow before publishing completes so the first encoded frame is ready at once.
+    {
+        let cancel = cancel.clone();
+        let frames = frames.clone();
+        let source = video_source.clone();
+        let mut pattern = pattern.clone();
+        let period = Duration::from_secs_f64(1.0 / args.fps);
+        tasks.spawn(
+            async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let Ok(captured) = pattern.next_frame() else {
+                        break;
+                    };
+                    match source.capture_frame(
+                        &captured.frame,
+                        captured.capture_time_us,
+                        captured.frame_id,
+                    ) {
+                        Ok(()) => {
+                            frames.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "video frame not accepted");
+                            break;
+                        }
+                    }
+                }
+            }
+            .instrument(tracing::debug_span!("onair-video-pump")),
+        );
+    }
+    let video_pub = local
+        .publish_track(video_track.clone(), options.clone())
+        .await;
+    let video_pub = match video_pub {
+        Ok(p) => p,
+        Err(e) => {
+            cancel.cancel();
+            tasks.close();
+            tasks.wait().await;
+            return Err(e.into());
+        }
+    };
+    out.event(
+        "published",
+        json!({"kind": "video", "sid": video_pub.sid(), "codec": args.codec, "width": args.width, "height": args.height, "fps": args.fps, "simulcast": args.simulcast, "ms": ms(start.elapsed())}),
+        || format!("published video {} ({} {}x{}@{}{}) at {:.0} ms", video_pub.sid(), args.codec, args.width, args.height, args.fps, if args.simulcast { ", simulcast" } else { "" }, ms(start.elapsed())),
+    );
+
+    let mut audio_track = None;
+    if !args.no_audio {
+        let info = tone.info();
+        let audio_source = NativeAudioSource::new(
+            AudioSourceOptions::default(),
+            info.sample_rate,
+            info.channels,
+            100,
+        )?;
+        let track = LocalAudioTrack::create_audio_track("microphone", audio_source.clone())?;
+        let audio_options = TrackPublishOptions {
+            source: TrackSource::Microphone,
+            ..Default::default()
+        };
+        match local.publish_track(track.clone(), audio_options).await {
+            Ok(publication) => out.event(
+                "published",
+                json!({"kind": "audio", "sid": publication.sid(), "tone_hz": args.tone_hz, "ms": ms(start.elapsed())}),
+                || format!("published audio {} ({} Hz tone) at {:.0} ms", publication.sid(), args.tone_hz, ms(start.elapsed())),
+            ),
+            Err(e) => {
+                cancel.cancel();
+                tasks.close();
+                tasks.wait().await;
+                return Err(e.into());
+            }
+        }
+        let cancel = cancel.clone();
+        let mut tone = tone.clone();
+        tasks.spawn(
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let Ok(captured) = tone.next_frame() else {
+                        break;
+                    };
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        result = audio_source.capture_frame(&captured.frame) => {
+                            if let Err(err) = result {
+                                tracing::warn!(%err, "audio frame not accepted");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            .instrument(tracing::debug_span!("onair-audio-pump")),
+        );
+        audio_track = Some(track);
+    }
+    out.event("live", json!({"ms": ms(start.elapsed())}), || {
+        format!(
+            "LIVE — connect + publish took {:.0} ms. Ctrl-C ends the stream.",
+            ms(start.elapsed())
+        )
+    });
+
+    let deadline = args
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d.max(0.0)));
+    let mut stats_tick = tokio::time::interval(Duration::from_secs_f64(args.stats_every.max(0.2)));
+    let mut first_stats_tick = tokio::time::interval(Duration::from_millis(100));
+    let mut first_stats_seen = false;
+    let mut last_bytes: Option<(u64, Instant)> = None;
+    let mut sigterm = sigterm()?;
+
+    let reason = loop {
+        tokio::select! {
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break EndReason::Duration,
+            _ = tokio::signal::ctrl_c() => break EndReason::Signal("SIGINT"),
+            _ = sigterm.recv() => break EndReason::Signal("SIGTERM"),
+            event = events.recv() => match event {
+                Some(RoomEvent::Disconnected { reason }) => {
+                    out.event("disconnected", json!({"reason": reason.as_str(), "message": reason.describe()}), || format!("disconnected: {}", reason.describe()));
+                    break EndReason::Server(reason);
+                }
+                Some(RoomEvent::Reconnecting) => out.event("reconnecting", json!({}), || "connection lost — reconnecting…".into()),
+                Some(RoomEvent::Reconnected) => out.event("reconnected", json!({}), || "reconnected".into()),
+                Some(RoomEvent::ParticipantConnected(p)) => out.event("participant_joined", json!({"identity": p.identity()}), || format!("{} joined", p.identity())),
+                Some(RoomEvent::ParticipantDisconnected { identity, .. }) => out.event("participant_left", json!({"identity": identity}), || format!("{identity} left")),
+                Some(_) => {}
+                None => break EndReason::Server(onair_livekit::DisconnectReason::Unknown),
+            },
+            _ = first_stats_tick.tick(), if !first_stats_seen => {
+                if let Ok(stats) = video_track.get_stats().await {
+                    if let Some(layer) = stats.top_layer().filter(|l| l.frames_sent > 0) {
+                        first_stats_seen = true;
+                        out.event("first_stats", json!({"ms": ms(start.elapsed()), "width": layer.width, "height": layer.height, "encoder": layer.encoder}),
+                            || format!("first frames on the wire at {:.0} ms: {}x{} ({})", ms(start.elapsed()), layer.width, layer.height, layer.encoder));
+                    }
+                }
+            }
+            _ = stats_tick.tick() => {
+                if let Ok(stats) = video_track.get_stats().await {
+                    let bytes = stats.bytes_sent();
+                    let now = Instant::now();
+                    let bitrate = last_bytes.map(|(b, t)| (bytes.saturating_sub(b)) as f64 * 8.0 / now.duration_since(t).as_secs_f64().max(1e-3));
+                    last_bytes = Some((bytes, now));
+                    let layers: Vec<_> = stats.layers.iter().map(|l| json!({"rid": l.rid, "width": l.width, "height": l.height, "fps": l.fps, "frames_sent": l.frames_sent, "key_frames": l.key_frames_encoded, "target_bitrate": l.target_bitrate, "limitation": l.quality_limitation.as_str(), "encoder": l.encoder, "nack": l.nack_count, "pli": l.pli_count})).collect();
+                    let top = stats.top_layer().cloned().unwrap_or_default();
+                    out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers}),
+                        || format!("live {:>6.1} s · {}x{} {:.0} fps · {} · limit {} · rtt {} · {}",
+                            start.elapsed().as_secs_f64(), top.width, top.height, top.fps,
+                            bitrate.map(|b| format!("{:.2} Mbit/s", b / 1e6)).unwrap_or_else(|| "– Mbit/s".into()),
+                            top.quality_limitation.as_str(),
+                            stats.round_trip_time.map(|r| format!("{:.0} ms", r * 1000.0)).unwrap_or_else(|| "–".into()),
+                            top.encoder));
+                }
+            }
+        }
+    };
+
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(2), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("frame pumps did not stop within 2 s");
+    }
+    drop(audio_track);
+    Ok((reason, frames.load(Ordering::Relaxed)))
+}
+
+#[cfg(unix)]
+fn sigterm() -> Result<tokio::signal::unix::Signal, CliError> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| CliError::Usage(format!("cannot listen for SIGTERM: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bitrate;
+
+    #[test]
+    fn bitrates_accept_k_and_m_suffixes() {
+        assert_eq!(parse_bitrate("2.5M"), Ok(2_500_000));
+        assert_eq!(parse_bitrate("800k"), Ok(800_000));
+        assert_eq!(parse_bitrate("1000000"), Ok(1_000_000));
+    }
+
+    #[test]
+    fn nonsense_bitrates_explain_the_format() {
+        assert!(parse_bitrate("fast").unwrap_err().contains("2.5M"));
+        assert!(parse_bitrate("10").unwrap_err().contains("out of range"));
+    }
+}

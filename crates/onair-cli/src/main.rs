@@ -1,0 +1,87 @@
+//! `onair`: go live from a terminal with the test pattern and tone, and watch as a viewer.
+
+mod error;
+mod live;
+mod output;
+mod token;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Reporter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "onair",
+    version,
+    about = "OnAir from the terminal: go live, watch, list devices"
+)]
+struct Cli {
+    /// One JSON object per line instead of human-readable progress.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Path of the LiveKit SDK library (liblivekit_ffi); found automatically otherwise.
+    #[arg(long, global = true, env = "ONAIR_LIVEKIT_LIB", value_name = "PATH")]
+    sdk_lib: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish the test pattern and a tone to a LiveKit room until Ctrl-C (or --duration).
+    Live(live::LiveArgs),
+    /// Join a room as a viewer and report, each second, what arrives.
+    Watch(watch::WatchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONAIR_LOG")
+                .unwrap_or_else(|_| "warn,livekit_sdk=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let out = Reporter::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("onair-rt")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            out.error(
+                "runtime",
+                &format!("cannot start the async runtime: {err}"),
+                None,
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let load = onair_livekit::LoadOptions {
+        path: cli.sdk_lib,
+        resource_dir: None,
+        capture_logs: true,
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Live(args) => live::run(args, &load, &out).await,
+            Command::Watch(args) => watch::run(args, &load, &out).await,
+        }
+    });
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            out.error(err.kind(), &err.to_string(), err.hint());
+            err.exit_code()
+        }
+    };
+    // Rooms are closed by now; tear the SDK runtime down before the process exits.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    onair_livekit::dispose();
+    ExitCode::from(code)
+}

@@ -1,0 +1,143 @@
+//! The only module that says `unsafe`: it owns the loaded `liblivekit_ffi`, its four C entry
+//! points, the native callback, and reads of native buffers. Everything above it is safe Rust.
+
+use std::ffi::{c_char, CString};
+use std::path::{Path, PathBuf};
+
+type InitializeFn = unsafe extern "C" fn(
+    cb: extern "C" fn(*const u8, usize),
+    capture_logs: bool,
+    sdk: *const c_char,
+    sdk_version: *const c_char,
+);
+type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut *const u8, *mut usize) -> u64;
+type DropHandleFn = unsafe extern "C" fn(u64) -> bool;
+type DisposeFn = unsafe extern "C" fn();
+
+/// The loaded library and its entry points. The `libloading::Library` is kept alive as long as
+/// this value, so the function pointers stay valid.
+pub(crate) struct Library {
+    request: RequestFn,
+    drop_handle: DropHandleFn,
+    dispose: DisposeFn,
+    initialize: InitializeFn,
+    path: PathBuf,
+    _lib: libloading::Library,
+}
+
+impl Library {
+    pub(crate) fn open(path: &Path) -> Result<Self, String> {
+        // SAFETY: loading runs the library's initialisers. liblivekit_ffi's only do Rust/C++
+        // static setup; it is the pinned, sha256-checked build from LiveKit's own wheel.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())?;
+        // SAFETY: the symbol types match `livekit_ffi.h` of the pinned SDK (and the Python
+        // SDK's ctypes declarations for `livekit_ffi_initialize`, which the header omits).
+        unsafe {
+            let initialize = *lib
+                .get::<InitializeFn>(b"livekit_ffi_initialize\0")
+                .map_err(|e| e.to_string())?;
+            let request = *lib
+                .get::<RequestFn>(b"livekit_ffi_request\0")
+                .map_err(|e| e.to_string())?;
+            let drop_handle = *lib
+                .get::<DropHandleFn>(b"livekit_ffi_drop_handle\0")
+                .map_err(|e| e.to_string())?;
+            let dispose = *lib
+                .get::<DisposeFn>(b"livekit_ffi_dispose\0")
+                .map_err(|e| e.to_string())?;
+            Ok(Self {
+                request,
+                drop_handle,
+                dispose,
+                initialize,
+                path: path.to_owned(),
+                _lib: lib,
+            })
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts the SDK's runtime with `on_event` as its callback. Call once per process.
+    pub(crate) fn initialize(&self, capture_logs: bool, sdk_version: &str) {
+        let sdk = CString::new("rust").expect("no NUL");
+        let version = CString::new(sdk_version).unwrap_or_else(|_| CString::new("0").unwrap());
+        // SAFETY: both strings outlive the call (the SDK copies them); `on_event` is a plain
+        // `extern "C"` function that never unwinds (it catches panics).
+        unsafe { (self.initialize)(on_event, capture_logs, sdk.as_ptr(), version.as_ptr()) }
+    }
+
+    /// Sends one encoded `FfiRequest` and returns a copy of the encoded `FfiResponse`.
+    pub(crate) fn request(&self, request: &[u8]) -> Vec<u8> {
+        let mut res_ptr: *const u8 = std::ptr::null();
+        let mut res_len: usize = 0;
+        // SAFETY: `request` is a valid slice for the call; the out-pointers are valid locals.
+        let handle =
+            unsafe { (self.request)(request.as_ptr(), request.len(), &mut res_ptr, &mut res_len) };
+        let response = if res_ptr.is_null() || res_len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the SDK returns a buffer of `res_len` bytes owned by `handle`, valid
+            // until that handle is dropped just below.
+            unsafe { std::slice::from_raw_parts(res_ptr, res_len) }.to_vec()
+        };
+        if handle != 0 {
+            self.drop_handle(handle);
+        }
+        response
+    }
+
+    pub(crate) fn drop_handle(&self, handle: u64) -> bool {
+        // SAFETY: dropping an id the SDK does not know is harmless (it returns false);
+        // callers drop each owned id exactly once.
+        unsafe { (self.drop_handle)(handle) }
+    }
+
+    /// Tears the SDK runtime down. Once, at process exit.
+    pub(crate) fn dispose(&self) {
+        // SAFETY: callers guarantee no request is in flight and it is called once.
+        unsafe { (self.dispose)() }
+    }
+}
+
+/// A native buffer the SDK handed us (a decoded video frame, a received audio frame), valid
+/// as long as its owning handle lives.
+pub(crate) struct NativeBytes {
+    pub(crate) ptr: u64,
+    pub(crate) len: usize,
+}
+
+impl NativeBytes {
+    /// Copies the bytes out. The caller must hold the handle that owns the buffer.
+    pub(crate) fn copy(&self, _owner: &crate::handle::FfiHandle) -> Vec<u8> {
+        if self.ptr == 0 || self.len == 0 {
+            return Vec::new();
+        }
+        // SAFETY: `ptr`/`len` describe a buffer the SDK owns under `_owner`'s handle id, which
+        // the borrow keeps alive (not yet dropped) for the duration of this copy.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }.to_vec()
+    }
+
+    /// Copies `len` i16 samples out. The caller must hold the handle that owns the buffer.
+    pub(crate) fn copy_i16(&self, _owner: &crate::handle::FfiHandle) -> Vec<i16> {
+        if self.ptr == 0 || self.len == 0 || self.ptr % 2 != 0 {
+            return Vec::new();
+        }
+        // SAFETY: as in `copy`; the SDK's audio buffers are aligned i16 arrays of `len` samples.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const i16, self.len) }.to_vec()
+    }
+}
+
+/// Runs on the SDK's threads. It only decodes and hands off; it never blocks and never calls
+/// back into the library (the dispatcher guarantees both).
+extern "C" fn on_event(data: *const u8, len: usize) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: the SDK passes a buffer of `len` bytes valid for the duration of the callback.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+    // A panic must not unwind into C.
+    let _ = std::panic::catch_unwind(|| crate::engine::dispatch(bytes));
+}
