@@ -1,1 +1,6 @@
-//! End-to-end tests live in tests/.
+//! Shared harness for OnAir's end-to-end tests and benchmarks: a real `livekit-server` on
+//! loopback with its own ports, tokens, the real Python viewer, the `onair` binary, and an
+//! in-process publisher on our engine.
+
+pub mod harness;
+pub mod publisher;

@@ -30,7 +30,7 @@ pub const LIBRARY_FILE: &str = if cfg!(target_os = "macos") {
 pub const LIBRARY_ENV: &str = "ONAIR_LIVEKIT_LIB";
 
 /// Where to look for the SDK library.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// An explicit path (takes precedence over [`LIBRARY_ENV`]). When set, nothing else is tried.
     pub path: Option<PathBuf>,
@@ -38,6 +38,16 @@ pub struct LoadOptions {
     pub resource_dir: Option<PathBuf>,
     /// Forward the SDK's and libwebrtc's logs into `tracing`.
     pub capture_logs: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            path: None,
+            resource_dir: None,
+            capture_logs: true,
+        }
+    }
 }
 
 impl LoadOptions {

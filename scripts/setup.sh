@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs everything OnAir needs on a fresh Debian 12 machine, idempotently:
+#   - Debian packages (build tools, ffmpeg for the encoder comparison benchmark)
+#   - livekit-server v1.13.5 (go install), linked as .tools/bin/livekit-server
+#   - LiveKit's SDK library: the pinned livekit==1.2.0 wheel from PyPI, sha256-checked,
+#     unpacked into .sdk/livekit-1.2.0 (liblivekit_ffi.so + schema descriptors)
+#   - a Python venv (.venv) with the LiveKit Python SDK for the test viewer
+# Downloads are cached under $ONAIR_CACHE (default ~/.cache/onair) and reused by every clone.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${ONAIR_CACHE:-$HOME/.cache/onair}"
+LIVEKIT_SERVER_VERSION="v1.13.5"
+SDK_VERSION="1.2.0"
+SDK_WHEEL="livekit-${SDK_VERSION}-py3-none-manylinux_2_28_x86_64.whl"
+SDK_WHEEL_SHA256="9eae2fbf857e0af2516eb03f5285eb5edf0ea0b1aa238268291ccb1a7e11d4d4"
+PYTHON="${PYTHON:-python3}"
+
+step() { printf '\n==> %s\n' "$*"; }
+mkdir -p "$CACHE/bin" "$CACHE/wheels" "$ROOT/.tools/bin"
+
+# --- Debian packages -------------------------------------------------------------------
+APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg procps)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "apt: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  step "apt: all packages present"
+fi
+
+# --- livekit-server ----------------------------------------------------------------------
+server="$CACHE/bin/livekit-server-$LIVEKIT_SERVER_VERSION"
+if [ ! -x "$server" ]; then
+  step "go: installing livekit-server $LIVEKIT_SERVER_VERSION (about 90 s the first time)"
+  command -v go >/dev/null || { echo "error: Go is needed to build livekit-server (apt-get install golang-go, or https://go.dev/dl)"; exit 1; }
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"
+  mv "$tmp/server" "$server"
+  rm -rf "$tmp"
+else
+  step "livekit-server $LIVEKIT_SERVER_VERSION present"
+fi
+ln -sf "$server" "$ROOT/.tools/bin/livekit-server"
+
+# --- LiveKit SDK library (pinned wheel) ----------------------------------------------------
+sdk_dir="$ROOT/.sdk/livekit-$SDK_VERSION"
+if [ "$(cat "$sdk_dir/.wheel-sha256" 2>/dev/null)" != "$SDK_WHEEL_SHA256" ]; then
+  wheel="$CACHE/wheels/$SDK_WHEEL"
+  if [ ! -f "$wheel" ] || [ "$(sha256sum "$wheel" | cut -d' ' -f1)" != "$SDK_WHEEL_SHA256" ]; then
+    step "pip: downloading livekit==$SDK_VERSION"
+    rm -f "$wheel"
+    "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
+      --platform manylinux_2_28_x86_64 --python-version 3.11 \
+      "livekit==$SDK_VERSION" -d "$CACHE/wheels"
+  fi
+  actual="$(sha256sum "$wheel" | cut -d' ' -f1)"
+  if [ "$actual" != "$SDK_WHEEL_SHA256" ]; then
+    echo "error: $SDK_WHEEL has sha256 $actual, expected $SDK_WHEEL_SHA256; refusing to use it"
+    exit 1
+  fi
+  step "unpacking the SDK library and schema into .sdk/livekit-$SDK_VERSION"
+  tmp="$(mktemp -d)"
+  unzip -q "$wheel" 'livekit/rtc/resources/*' 'livekit/rtc/_proto/*' -d "$tmp"
+  rm -rf "$sdk_dir"
+  mkdir -p "$sdk_dir"
+  cp "$tmp/livekit/rtc/resources/liblivekit_ffi.so" "$tmp/livekit/rtc/resources/livekit_ffi.h" \
+     "$tmp/livekit/rtc/resources/LICENSE.md" "$sdk_dir/"
+  "$PYTHON" "$ROOT/scripts/sdk_descriptors.py" "$tmp/livekit/rtc/_proto" "$sdk_dir/livekit_ffi.fds"
+  rm -rf "$tmp"
+  echo "$SDK_WHEEL_SHA256" > "$sdk_dir/.wheel-sha256"
+else
+  step "SDK library livekit==$SDK_VERSION present (sha256 checked)"
+fi
+
+# --- Python viewer venv --------------------------------------------------------------------
+req="$ROOT/tests/viewer/requirements.txt"
+req_hash="$(cat "$req" | sha256sum | cut -c1-12)"
+venv="$CACHE/venv-$req_hash"
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
+  step "python: creating the viewer venv"
+  rm -rf "$venv"
+  "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --find-links "$CACHE/wheels" -r "$req"
+  touch "$venv/.complete"
+else
+  step "python viewer venv present"
+fi
+ln -sfn "$venv" "$ROOT/.venv"
+
+step "setup complete"

@@ -1,0 +1,350 @@
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::services::room::RoomClient;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub const API_KEY: &str = "onair-test";
+pub const API_SECRET: &str = "onair-test-secret-at-least-32-characters";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn setup_hint() -> &'static str {
+    "run `bash scripts/setup.sh` first"
+}
+
+/// The pinned livekit-server binary installed by setup.
+pub fn livekit_server_bin() -> Result<PathBuf> {
+    let path = std::env::var_os("ONAIR_LIVEKIT_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/bin/livekit-server"));
+    if !path.exists() {
+        bail!("livekit-server not found at {}: {}", path.display(), setup_hint());
+    }
+    Ok(path)
+}
+
+/// The `onair` binary of this build (next to the test executable's `deps/` folder).
+pub fn onair_bin() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("ONAIR_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).context("test binary location")?;
+    let bin = dir.join("onair");
+    if !bin.exists() {
+        bail!("{} is missing: build it with `cargo build -p onair-cli` (the test command does)", bin.display());
+    }
+    Ok(bin)
+}
+
+/// The Python interpreter of the viewer venv.
+pub fn viewer_python() -> Result<PathBuf> {
+    let path = repo_root().join(".venv/bin/python");
+    if !path.exists() {
+        bail!("the viewer venv is missing at {}: {}", path.display(), setup_hint());
+    }
+    Ok(path)
+}
+
+fn free_tcp_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn free_udp_port() -> Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A real livekit-server on loopback with its own ports; killed on drop.
+pub struct LiveKitServer {
+    child: Child,
+    pub http_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl LiveKitServer {
+    pub async fn start() -> Result<Self> {
+        Self::start_with(None).await
+    }
+
+    /// `webhook_url`: where the server posts webhooks, if anywhere.
+    pub async fn start_with(webhook_url: Option<&str>) -> Result<Self> {
+        let bin = livekit_server_bin()?;
+        let dir = tempfile::tempdir()?;
+        let (http_port, tcp_port, udp_port) = (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
+        let webhook = webhook_url
+            .map(|u| format!("webhook: {{ api_key: {API_KEY}, urls: [\"{u}\"] }}\n"))
+            .unwrap_or_default();
+        let config = format!(
+            "port: {http_port}\n\
+             bind_addresses: [\"127.0.0.1\"]\n\
+             rtc: {{ udp_port: {udp_port}, tcp_port: {tcp_port}, use_external_ip: false, enable_loopback_candidate: true }}\n\
+             keys: {{ {API_KEY}: {API_SECRET} }}\n\
+             room: {{ empty_timeout: 30, departure_timeout: 5 }}\n\
+             logging: {{ level: warn }}\n{webhook}"
+        );
+        let config_path = dir.path().join("livekit.yaml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let child = Command::new(bin)
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("start livekit-server")?;
+        let server = Self {
+            child,
+            http_port,
+            dir,
+        };
+        server.wait_ready(Duration::from_secs(20)).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(body) = http_get(self.http_port, "/").await {
+                if body.trim_end().ends_with("OK") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("livekit-server did not answer OK within {limit:?}; log: {}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// A publisher (can publish, cannot subscribe) or viewer (the reverse) token.
+    pub fn token(&self, room: &str, identity: &str, publisher: bool) -> String {
+        AccessToken::with_api_key(API_KEY, API_SECRET)
+            .with_identity(identity)
+            .with_name(identity)
+            .with_grants(VideoGrants {
+                room_join: true,
+                room: room.to_owned(),
+                can_publish: Some(publisher),
+                can_subscribe: Some(!publisher),
+                can_publish_data: Some(false),
+                ..Default::default()
+            })
+            .to_jwt()
+            .expect("token")
+    }
+
+    pub fn room_client(&self) -> RoomClient {
+        RoomClient::with_api_key(&self.http_url(), API_KEY, API_SECRET)
+    }
+
+    /// Identities currently in `room` according to the server.
+    pub async fn participants(&self, room: &str) -> Result<Vec<String>> {
+        Ok(self
+            .room_client()
+            .list_participants(room)
+            .await?
+            .into_iter()
+            .map(|p| p.identity)
+            .collect())
+    }
+
+    /// Polls until `identity` is (or is no longer) in `room`; returns how long it took.
+    pub async fn wait_presence(&self, room: &str, identity: &str, present: bool, limit: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let now_present = self
+                .participants(room)
+                .await
+                .map(|ids| ids.iter().any(|i| i == identity))
+                .unwrap_or(false);
+            if now_present == present {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > limit {
+                bail!("{identity} {} in {room} after {limit:?}", if present { "still not" } else { "still" });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn http_get(port: u16, path: &str) -> Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await?;
+    let mut body = String::new();
+    tokio::time::timeout(Duration::from_secs(2), stream.read_to_string(&mut body)).await??;
+    Ok(body)
+}
+
+/// A process that prints one JSON object per line (the Python viewer, `onair --json`).
+pub struct JsonProcess {
+    child: tokio::process::Child,
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Every line received so far.
+    pub seen: Vec<Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl JsonProcess {
+    pub fn spawn(mut command: tokio::process::Command) -> Result<Self> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().context("spawn")?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr_pipe = child.stderr.take().expect("piped");
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        let _ = tx.send(v);
+                    }
+                    Err(_) => eprintln!("[child stdout] {line}"),
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stderr_pipe).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        Ok(Self {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+        })
+    }
+
+    /// The Python viewer joining `room` for at most `duration`.
+    pub fn viewer(server: &LiveKitServer, room: &str, identity: &str, duration: Duration) -> Result<Self> {
+        let mut cmd = tokio::process::Command::new(viewer_python()?);
+        cmd.arg(repo_root().join("tests/viewer/viewer.py"))
+            .arg("--url")
+            .arg(server.url())
+            .arg("--token")
+            .arg(server.token(room, identity, false))
+            .arg("--duration")
+            .arg(duration.as_secs_f64().to_string());
+        Self::spawn(cmd)
+    }
+
+    /// `onair <args> --json`.
+    pub fn onair(args: &[&str]) -> Result<Self> {
+        let mut cmd = tokio::process::Command::new(onair_bin()?);
+        cmd.args(args).arg("--json");
+        Self::spawn(cmd)
+    }
+
+    /// Waits for the first line matching `pred` (also searching lines already seen).
+    pub async fn wait_for(&mut self, what: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return Ok(v.clone());
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(v)) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Ok(v);
+                    }
+                }
+                Ok(None) => bail!("process ended before {what}; lines: {:?}; stderr: {}", self.seen, self.stderr()),
+                Err(_) => bail!("no {what} within {limit:?}; lines: {:?}; stderr: {}", self.seen, self.stderr()),
+            }
+        }
+    }
+
+    /// Waits for an `{"event": name}` line.
+    pub async fn wait_event(&mut self, name: &str, limit: Duration) -> Result<Value> {
+        self.wait_for(name, limit, |v| v["event"] == name).await
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) -> Result<()> {
+        if let Some(pid) = self.child.id() {
+            Command::new("kill").arg("-TERM").arg(pid.to_string()).status()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for exit (collecting remaining lines); returns the exit code.
+    pub async fn finish(&mut self, limit: Duration) -> Result<i32> {
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .with_context(|| format!("process did not exit within {limit:?}; lines: {:?}", self.seen))??;
+        while let Ok(Some(v)) = tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await {
+            self.seen.push(v);
+        }
+        Ok(status.code().unwrap_or(-1))
+    }
+
+    pub fn last_event(&self, name: &str) -> Option<&Value> {
+        self.seen.iter().rev().find(|v| v["event"] == name)
+    }
+}
+
+/// Threads, open file descriptors and resident memory (kB) of this process.
+pub fn process_figures() -> (usize, usize, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    (field("Threads:") as usize, fds, field("VmRSS:"))
+}
+
+/// Loads the engine for in-process tests.
+pub fn load_engine() -> Result<()> {
+    onair_livekit::load(&onair_livekit::LoadOptions::default())?;
+    Ok(())
+}

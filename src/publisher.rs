@@ -1,0 +1,158 @@
+//! An in-process publisher on our engine: test pattern + tone, paced in real time.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
+use onair_livekit::{
+    AudioSourceOptions, CloseReport, LocalAudioTrack, LocalTrackPublication, LocalVideoTrack,
+    NativeAudioSource, NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions,
+    TrackSource, VideoCodec,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub codec: VideoCodec,
+    pub simulcast: bool,
+    pub audio: bool,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+            fps: 30.0,
+            codec: VideoCodec::Vp8,
+            simulcast: false,
+            audio: true,
+        }
+    }
+}
+
+pub struct Publisher {
+    pub room: Room,
+    pub events: UnboundedReceiver<RoomEvent>,
+    pub video: LocalVideoTrack,
+    pub video_publication: LocalTrackPublication,
+    pub audio: Option<(LocalAudioTrack, LocalTrackPublication)>,
+    /// Time from connect start until every track was published.
+    pub go_live: Duration,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Publisher {
+    pub async fn start(url: &str, token: &str, config: PublisherConfig) -> Result<Self> {
+        let started = Instant::now();
+        let (room, events) = Room::connect(url, token, RoomOptions::default()).await?;
+        let local = room.local_participant();
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+
+        let source = NativeVideoSource::new(config.width, config.height)?;
+        let video = LocalVideoTrack::create_video_track("camera", source.clone())?;
+        let mut pattern = TestPattern::new(config.width, config.height, config.fps)?;
+        let pump_cancel = cancel.clone();
+        let period = Duration::from_secs_f64(1.0 / config.fps);
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = pump_cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Ok(f) = pattern.next_frame() else { break };
+                if source.capture_frame(&f.frame, f.capture_time_us, f.frame_id).is_err() {
+                    break;
+                }
+            }
+        });
+        let video_publication = local
+            .publish_track(
+                video.clone(),
+                TrackPublishOptions {
+                    video_codec: config.codec,
+                    simulcast: config.simulcast,
+                    source: TrackSource::Camera,
+                    max_framerate: Some(config.fps),
+                    ..Default::default()
+                },
+            )
+            .await?;
+
+        let audio = if config.audio {
+            let mut tone = Tone::a440();
+            let info = tone.info();
+            let source = NativeAudioSource::new(AudioSourceOptions::default(), info.sample_rate, info.channels, 100)?;
+            let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
+            let publication = local
+                .publish_track(
+                    track.clone(),
+                    TrackPublishOptions {
+                        source: TrackSource::Microphone,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let pump_cancel = cancel.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                loop {
+                    tokio::select! {
+                        _ = pump_cancel.cancelled() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let Ok(f) = tone.next_frame() else { break };
+                    tokio::select! {
+                        _ = pump_cancel.cancelled() => break,
+                        r = source.capture_frame(&f.frame) => if r.is_err() { break },
+                    }
+                }
+            });
+            Some((track, publication))
+        } else {
+            None
+        };
+        Ok(Self {
+            room,
+            events,
+            video,
+            video_publication,
+            audio,
+            go_live: started.elapsed(),
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Waits for a room event matching `pred`.
+    pub async fn wait_event(&mut self, limit: Duration, pred: impl Fn(&RoomEvent) -> bool) -> Result<RoomEvent> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) if pred(&e) => return Ok(e),
+                Ok(Some(_)) => continue,
+                Ok(None) => anyhow::bail!("room event stream ended"),
+                Err(_) => anyhow::bail!("no matching room event within {limit:?}"),
+            }
+        }
+    }
+
+    /// Stops the frame pumps, then closes the room. Tracks and sources are released when
+    /// `self` is dropped.
+    pub async fn stop(&self) -> Result<CloseReport> {
+        self.cancel.cancel();
+        self.tasks.close();
+        tokio::time::timeout(Duration::from_secs(2), self.tasks.wait()).await?;
+        Ok(self.room.close().await?)
+    }
+}
