@@ -1,1 +1,479 @@
-fn main() {}
+//! `cargo bench --bench golive`: how fast OnAir goes live, how late frames arrive, what
+//! publishing costs next to ffmpeg's encoders, and how fast a closed session leaves the server.
+//! Everything runs against a real livekit-server on loopback; figures are printed, not asserted.
+//!
+//! `ONAIR_BENCH_RUNS` (default 20) sets the go-live repetitions, `ONAIR_BENCH_SECS` (default
+//! 30) the CPU measurement window.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use onair_capture::{TestPattern, VideoSource};
+use onair_e2e::harness::{load_engine, onair_bin, JsonProcess, LiveKitServer, API_KEY, API_SECRET};
+use onair_e2e::publisher::{Publisher, PublisherConfig};
+use onair_livekit::{NativeVideoStream, Room, RoomEvent, RoomOptions, TrackKind};
+
+fn main() -> Result<()> {
+    // Like `onair` itself (see `cap_malloc_arenas`).
+    onair_livekit::cap_malloc_arenas(1);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run() -> Result<()> {
+    let runs = env_number("ONAIR_BENCH_RUNS", 20).max(1) as usize;
+    let window = Duration::from_secs(env_number("ONAIR_BENCH_SECS", 30).max(5));
+    load_engine()?;
+    onair_bin().context("build the CLI first: cargo build -p onair-cli")?;
+    let server = LiveKitServer::start().await?;
+    println!(
+        "OnAir go-live benchmark · livekit-server v1.13.5 on loopback · {} cores",
+        num_cores()
+    );
+
+    go_live(&server, runs).await?;
+    for codec in ["vp8", "h264"] {
+        glass_to_glass(&server, codec).await?;
+    }
+    encoder_cost(&server, window).await?;
+    Ok(())
+}
+
+/// Connect start → first frame decoded at a viewer already in the room, then close → gone
+/// from `ListParticipants`, `runs` times with a new publisher each time.
+async fn go_live(server: &LiveKitServer, runs: usize) -> Result<()> {
+    println!("\n## go-live: 1280x720@30 VP8 + tone, viewer already connected ({runs} runs)");
+    let room_name = "golive";
+    let options = RoomOptions {
+        auto_subscribe: true,
+        ..Default::default()
+    };
+    let (viewer, mut events) = Room::connect(
+        &server.url(),
+        &server.token(room_name, "viewer", false),
+        options,
+    )
+    .await?;
+    let (mut live, mut publish, mut close, mut gone) = (vec![], vec![], vec![], vec![]);
+    for run in 0..runs {
+        let identity = format!("creator-{run}");
+        let started = Instant::now();
+        let publisher = Publisher::start(
+            &server.url(),
+            &server.token(room_name, &identity, true),
+            PublisherConfig::default(),
+        )
+        .await?;
+        publish.push(ms(publisher.go_live));
+        let track = loop {
+            match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+                Ok(Some(RoomEvent::TrackSubscribed {
+                    participant_identity,
+                    track,
+                })) if participant_identity == identity && track.kind() == TrackKind::Video => {
+                    break track
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => bail!("viewer's event stream ended"),
+                Err(_) => bail!("run {run}: the viewer was not subscribed within 10 s"),
+            }
+        };
+        let mut stream = NativeVideoStream::new(&track, 4)?;
+        tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .context("no first frame within 10 s")?
+            .context("video stream ended before a frame")?;
+        live.push(ms(started.elapsed()));
+        drop(stream);
+
+        let closing = Instant::now();
+        let report = publisher.stop().await?;
+        close.push(ms(report.duration));
+        server
+            .wait_presence(room_name, &identity, false, Duration::from_secs(5))
+            .await?;
+        gone.push(ms(closing.elapsed()));
+        drop(publisher);
+    }
+    viewer.close().await?;
+    print_row("connect + publish (every track published)", &mut publish);
+    print_row("go-live: connect start → first frame decoded", &mut live);
+    print_row("close (disconnect confirmed by the server)", &mut close);
+    print_row("close start → gone from ListParticipants", &mut gone);
+    Ok(())
+}
+
+/// Glass-to-glass at 720p30 from frame metadata, measured by `onair watch` in its own process.
+async fn glass_to_glass(server: &LiveKitServer, codec: &str) -> Result<()> {
+    let room = format!("g2g-{codec}");
+    let url = server.url();
+    let mut watch = JsonProcess::onair(&[
+        "watch",
+        "--url",
+        &url,
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--room",
+        &room,
+        "--identity",
+        "monitor",
+        "--duration",
+        "30",
+    ])?;
+    watch
+        .wait_event("connected", Duration::from_secs(15))
+        .await?;
+    let mut live = JsonProcess::onair(&live_args(
+        &url,
+        &room,
+        &["--codec", codec, "--duration", "12"],
+    ))?;
+    if live.finish(Duration::from_secs(40)).await? != 0 {
+        bail!("onair live failed: {}", live.stderr());
+    }
+    watch
+        .wait_event("participant_left", Duration::from_secs(10))
+        .await?;
+    watch.terminate()?;
+    watch.finish(Duration::from_secs(15)).await?;
+    let ended = watch
+        .last_event("ended")
+        .context("watch printed no summary")?;
+    let size = watch
+        .seen
+        .iter()
+        .rev()
+        .find(|v| v["event"] == "report" && v["frames"].as_u64().unwrap_or(0) > 0)
+        .map(|v| format!("{}x{}", v["width"], v["height"]))
+        .unwrap_or_default();
+    println!(
+        "\n## glass-to-glass, {codec} 1280x720@30, 12 s: p50 {:.1} ms · p95 {:.1} ms · {} frames · arrives at {size} · {} frame-id gaps",
+        ended["latency_ms_p50"].as_f64().unwrap_or(f64::NAN),
+        ended["latency_ms_p95"].as_f64().unwrap_or(f64::NAN),
+        ended["frames"],
+        ended["frame_id_gaps"],
+    );
+    Ok(())
+}
+
+/// CPU and RSS of `onair live` at 720p30 (one layer, simulcast), and of ffmpeg's libvpx and
+/// libx264 encoding the same test-pattern frames at the bitrate the SDK chose.
+async fn encoder_cost(server: &LiveKitServer, window: Duration) -> Result<()> {
+    println!(
+        "\n## publisher cost at 1280x720@30 over {} s (CPU in % of one core; a viewer watches)",
+        window.as_secs()
+    );
+    let mut vp8_bitrate = None;
+    let mut vp8_cpu = None;
+    let mut h264_cpu = None;
+    for (label, extra) in [
+        ("onair live, VP8, one layer", vec!["--codec", "vp8"]),
+        (
+            "onair live, VP8, simulcast (3 layers)",
+            vec!["--codec", "vp8", "--simulcast"],
+        ),
+        ("onair live, H.264, one layer", vec!["--codec", "h264"]),
+    ] {
+        let cost = publisher_cost(server, &extra, window).await?;
+        println!(
+            "{label:<44} CPU {:>5.1} %  RSS mean {:>4.0} MB, peak {:>4.0} MB  sent {:.2} Mbit/s",
+            cost.cpu_percent,
+            cost.rss_mean_kb / 1024.0,
+            cost.rss_peak_kb as f64 / 1024.0,
+            cost.bitrate_bps / 1e6
+        );
+        if label.contains("VP8, one") {
+            vp8_bitrate = Some(cost.bitrate_bps);
+            vp8_cpu = Some(cost.cpu_percent);
+        }
+        if label.contains("H.264") {
+            h264_cpu = Some(cost.cpu_percent);
+        }
+    }
+    let bitrate = vp8_bitrate.unwrap_or(2_500_000.0).max(300_000.0) as u64;
+    let pattern = pattern_cost()?;
+    println!(
+        "{:<44} CPU {:>5.1} %  (part of every onair live figure above)",
+        "  of which drawing the test pattern", pattern
+    );
+    let k = format!("{}k", bitrate / 1000);
+    let vpx = ffmpeg_cost(
+        &[
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "-6",
+            "-lag-in-frames",
+            "0",
+            "-b:v",
+            &k,
+        ],
+        window,
+    )
+    .await?;
+    let x264 = ffmpeg_cost(
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-b:v",
+            &k,
+        ],
+        window,
+    )
+    .await?;
+    for (label, cost, ours) in [
+        ("ffmpeg libvpx realtime (cpu-used -6)", vpx, vp8_cpu),
+        ("ffmpeg libx264 ultrafast zerolatency", x264, h264_cpu),
+    ] {
+        let ratio = ours
+            .map(|o| format!("onair/ffmpeg {:.2}x", o / cost.cpu_percent))
+            .unwrap_or_default();
+        println!(
+            "{:<44} CPU {:>5.1} %  RSS mean {:>4.0} MB, peak {:>4.0} MB  at {k}bit/s  {ratio}",
+            label,
+            cost.cpu_percent,
+            cost.rss_mean_kb / 1024.0,
+            cost.rss_peak_kb as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+struct Cost {
+    cpu_percent: f64,
+    rss_mean_kb: f64,
+    rss_peak_kb: u64,
+    bitrate_bps: f64,
+}
+
+async fn publisher_cost(server: &LiveKitServer, extra: &[&str], window: Duration) -> Result<Cost> {
+    let room = "cost";
+    let url = server.url();
+    let mut watch = JsonProcess::onair(&[
+        "watch",
+        "--url",
+        &url,
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--room",
+        room,
+        "--identity",
+        "monitor",
+    ])?;
+    watch
+        .wait_event("connected", Duration::from_secs(15))
+        .await?;
+    let total = (window + Duration::from_secs(8)).as_secs().to_string();
+    let mut args = extra.to_vec();
+    args.extend(["--duration", total.as_str()]);
+    let mut live = JsonProcess::onair(&live_args(&url, room, &args))?;
+    live.wait_event("first_stats", Duration::from_secs(15))
+        .await?;
+    let pid = live.pid().context("onair live exited early")?;
+    // Encoders settle their rate control in the first seconds; measure after that.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (cpu_percent, rss_mean_kb, rss_peak_kb) = sample_process(pid, window).await?;
+    let exit = live.finish(Duration::from_secs(30)).await?;
+    if exit != 0 {
+        bail!("onair live failed ({exit}): {}", live.stderr());
+    }
+    let bitrates: Vec<f64> = live
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "stats" && v["uptime_s"].as_f64().unwrap_or(0.0) > 4.0)
+        .filter_map(|v| v["bitrate"].as_f64())
+        .collect();
+    watch.terminate()?;
+    watch.finish(Duration::from_secs(15)).await?;
+    Ok(Cost {
+        cpu_percent,
+        rss_mean_kb,
+        rss_peak_kb,
+        bitrate_bps: bitrates.iter().sum::<f64>() / bitrates.len().max(1) as f64,
+    })
+}
+
+/// ffmpeg encoding the test pattern, fed in real time at 30 fps through a pipe.
+async fn ffmpeg_cost(codec: &[&str], window: Duration) -> Result<Cost> {
+    let mut child = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            "1280x720",
+        ])
+        .args(["-framerate", "30", "-i", "pipe:0"])
+        .args(codec)
+        .args(["-f", "null", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("ffmpeg (installed by scripts/setup.sh)")?;
+    let mut stdin = child.stdin.take().context("ffmpeg stdin")?;
+    let pid = child.id();
+    let total = window + Duration::from_secs(4);
+    let feeder = std::thread::Builder::new()
+        .name("ffmpeg-feeder".into())
+        .spawn(move || -> Result<()> {
+            let mut pattern = TestPattern::new(1280, 720, 30.0)?;
+            let started = Instant::now();
+            let mut next = started;
+            while started.elapsed() < total {
+                let f = pattern.next_frame()?;
+                stdin.write_all(f.frame.y())?;
+                stdin.write_all(f.frame.u())?;
+                stdin.write_all(f.frame.v())?;
+                next += Duration::from_secs_f64(1.0 / 30.0);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            Ok(())
+        })?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu_percent, rss_mean_kb, rss_peak_kb) = sample_process(pid, window).await?;
+    feeder
+        .join()
+        .map_err(|_| anyhow::anyhow!("feeder panicked"))??;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("ffmpeg {codec:?} failed: {status}");
+    }
+    Ok(Cost {
+        cpu_percent,
+        rss_mean_kb,
+        rss_peak_kb,
+        bitrate_bps: 0.0,
+    })
+}
+
+/// CPU of drawing 1280x720 test-pattern frames at 30 fps, in % of one core.
+fn pattern_cost() -> Result<f64> {
+    let mut pattern = TestPattern::new(1280, 720, 30.0)?;
+    let frames = 300;
+    let started = Instant::now();
+    for _ in 0..frames {
+        std::hint::black_box(pattern.next_frame()?);
+    }
+    Ok(started.elapsed().as_secs_f64() / frames as f64 * 30.0 * 100.0)
+}
+
+/// CPU (% of one core) and RSS (mean, peak) of `pid` over `window`.
+async fn sample_process(pid: u32, window: Duration) -> Result<(f64, f64, u64)> {
+    let ticks = clock_ticks();
+    let cpu0 = cpu_ticks(pid)?;
+    let started = Instant::now();
+    let mut rss = Vec::new();
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    while started.elapsed() < window {
+        every.tick().await;
+        rss.push(rss_kb(pid)?);
+    }
+    let cpu1 = cpu_ticks(pid)?;
+    let cpu = (cpu1 - cpu0) as f64 / ticks / started.elapsed().as_secs_f64() * 100.0;
+    let mean = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64;
+    Ok((cpu, mean, rss.iter().copied().max().unwrap_or(0)))
+}
+
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("process ended")?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Ok(f[11].parse::<u64>()? + f[12].parse::<u64>()?)
+}
+
+fn rss_kb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("process ended")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn live_args<'a>(url: &'a str, room: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "live",
+        "--url",
+        url,
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--room",
+        room,
+        "--identity",
+        "creator",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--fps",
+        "30",
+        "--stats-every",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn print_row(label: &str, values: &mut [f64]) {
+    values.sort_by(f64::total_cmp);
+    let pick = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{label:<48} p50 {:>6.1} ms · p95 {:>6.1} ms · min {:>6.1} · max {:>6.1} (n={})",
+        pick(0.5),
+        pick(0.95),
+        values[0],
+        values[values.len() - 1],
+        values.len()
+    );
+}

@@ -28,7 +28,11 @@ pub fn livekit_server_bin() -> Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".tools/bin/livekit-server"));
     if !path.exists() {
-        bail!("livekit-server not found at {}: {}", path.display(), setup_hint());
+        bail!(
+            "livekit-server not found at {}: {}",
+            path.display(),
+            setup_hint()
+        );
     }
     Ok(path)
 }
@@ -39,10 +43,16 @@ pub fn onair_bin() -> Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(Path::parent).context("test binary location")?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary location")?;
     let bin = dir.join("onair");
     if !bin.exists() {
-        bail!("{} is missing: build it with `cargo build -p onair-cli` (the test command does)", bin.display());
+        bail!(
+            "{} is missing: build it with `cargo build -p onair-cli` (the test command does)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -51,7 +61,11 @@ pub fn onair_bin() -> Result<PathBuf> {
 pub fn viewer_python() -> Result<PathBuf> {
     let path = repo_root().join(".venv/bin/python");
     if !path.exists() {
-        bail!("the viewer venv is missing at {}: {}", path.display(), setup_hint());
+        bail!(
+            "the viewer venv is missing at {}: {}",
+            path.display(),
+            setup_hint()
+        );
     }
     Ok(path)
 }
@@ -80,7 +94,8 @@ impl LiveKitServer {
     pub async fn start_with(webhook_url: Option<&str>) -> Result<Self> {
         let bin = livekit_server_bin()?;
         let dir = tempfile::tempdir()?;
-        let (http_port, tcp_port, udp_port) = (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
+        let (http_port, tcp_port, udp_port) =
+            (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
         let webhook = webhook_url
             .map(|u| format!("webhook: {{ api_key: {API_KEY}, urls: [\"{u}\"] }}\n"))
             .unwrap_or_default();
@@ -120,7 +135,10 @@ impl LiveKitServer {
                 }
             }
             if Instant::now() > deadline {
-                bail!("livekit-server did not answer OK within {limit:?}; log: {}", self.log());
+                bail!(
+                    "livekit-server did not answer OK within {limit:?}; log: {}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -171,7 +189,13 @@ impl LiveKitServer {
     }
 
     /// Polls until `identity` is (or is no longer) in `room`; returns how long it took.
-    pub async fn wait_presence(&self, room: &str, identity: &str, present: bool, limit: Duration) -> Result<Duration> {
+    pub async fn wait_presence(
+        &self,
+        room: &str,
+        identity: &str,
+        present: bool,
+        limit: Duration,
+    ) -> Result<Duration> {
         let start = Instant::now();
         loop {
             let now_present = self
@@ -183,7 +207,10 @@ impl LiveKitServer {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > limit {
-                bail!("{identity} {} in {room} after {limit:?}", if present { "still not" } else { "still" });
+                bail!(
+                    "{identity} {} in {room} after {limit:?}",
+                    if present { "still not" } else { "still" }
+                );
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -256,7 +283,12 @@ impl JsonProcess {
     }
 
     /// The Python viewer joining `room` for at most `duration`.
-    pub fn viewer(server: &LiveKitServer, room: &str, identity: &str, duration: Duration) -> Result<Self> {
+    pub fn viewer(
+        server: &LiveKitServer,
+        room: &str,
+        identity: &str,
+        duration: Duration,
+    ) -> Result<Self> {
         let mut cmd = tokio::process::Command::new(viewer_python()?);
         cmd.arg(repo_root().join("tests/viewer/viewer.py"))
             .arg("--url")
@@ -276,7 +308,12 @@ impl JsonProcess {
     }
 
     /// Waits for the first line matching `pred` (also searching lines already seen).
-    pub async fn wait_for(&mut self, what: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
         if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return Ok(v.clone());
         }
@@ -289,8 +326,16 @@ impl JsonProcess {
                         return Ok(v);
                     }
                 }
-                Ok(None) => bail!("process ended before {what}; lines: {:?}; stderr: {}", self.seen, self.stderr()),
-                Err(_) => bail!("no {what} within {limit:?}; lines: {:?}; stderr: {}", self.seen, self.stderr()),
+                Ok(None) => bail!(
+                    "process ended before {what}; lines: {:?}; stderr: {}",
+                    self.seen,
+                    self.stderr()
+                ),
+                Err(_) => bail!(
+                    "no {what} within {limit:?}; lines: {:?}; stderr: {}",
+                    self.seen,
+                    self.stderr()
+                ),
             }
         }
     }
@@ -300,6 +345,11 @@ impl JsonProcess {
         self.wait_for(name, limit, |v| v["event"] == name).await
     }
 
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -307,7 +357,10 @@ impl JsonProcess {
     /// Sends SIGTERM.
     pub fn terminate(&self) -> Result<()> {
         if let Some(pid) = self.child.id() {
-            Command::new("kill").arg("-TERM").arg(pid.to_string()).status()?;
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()?;
         }
         Ok(())
     }
@@ -316,8 +369,15 @@ impl JsonProcess {
     pub async fn finish(&mut self, limit: Duration) -> Result<i32> {
         let status = tokio::time::timeout(limit, self.child.wait())
             .await
-            .with_context(|| format!("process did not exit within {limit:?}; lines: {:?}", self.seen))??;
-        while let Ok(Some(v)) = tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await {
+            .with_context(|| {
+                format!(
+                    "process did not exit within {limit:?}; lines: {:?}",
+                    self.seen
+                )
+            })??;
+        while let Ok(Some(v)) =
+            tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await
+        {
             self.seen.push(v);
         }
         Ok(status.code().unwrap_or(-1))
@@ -339,7 +399,9 @@ pub fn process_figures() -> (usize, usize, u64) {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
     (field("Threads:") as usize, fds, field("VmRSS:"))
 }
 

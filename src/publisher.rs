@@ -71,7 +71,10 @@ impl Publisher {
                     _ = tick.tick() => {}
                 }
                 let Ok(f) = pattern.next_frame() else { break };
-                if source.capture_frame(&f.frame, f.capture_time_us, f.frame_id).is_err() {
+                if source
+                    .capture_frame(&f.frame, f.capture_time_us, f.frame_id)
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -92,7 +95,12 @@ impl Publisher {
         let audio = if config.audio {
             let mut tone = Tone::a440();
             let info = tone.info();
-            let source = NativeAudioSource::new(AudioSourceOptions::default(), info.sample_rate, info.channels, 100)?;
+            let source = NativeAudioSource::new(
+                AudioSourceOptions::default(),
+                info.sample_rate,
+                info.channels,
+                100,
+            )?;
             let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
             let publication = local
                 .publish_track(
@@ -135,7 +143,11 @@ impl Publisher {
     }
 
     /// Waits for a room event matching `pred`.
-    pub async fn wait_event(&mut self, limit: Duration, pred: impl Fn(&RoomEvent) -> bool) -> Result<RoomEvent> {
+    pub async fn wait_event(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&RoomEvent) -> bool,
+    ) -> Result<RoomEvent> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {

@@ -6,11 +6,36 @@ use anyhow::Result;
 use onair_e2e::harness::{JsonProcess, LiveKitServer, API_KEY, API_SECRET};
 use serde_json::Value;
 
-fn live_args<'a>(server_url: &'a str, room: &'a str, codec: &'a str, duration: &'a str) -> Vec<&'a str> {
+fn live_args<'a>(
+    server_url: &'a str,
+    room: &'a str,
+    codec: &'a str,
+    duration: &'a str,
+) -> Vec<&'a str> {
     vec![
-        "live", "--url", server_url, "--api-key", API_KEY, "--api-secret", API_SECRET, "--room", room,
-        "--identity", "creator", "--width", "1280", "--height", "720", "--fps", "30", "--codec", codec,
-        "--duration", duration, "--stats-every", "1",
+        "live",
+        "--url",
+        server_url,
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--room",
+        room,
+        "--identity",
+        "creator",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--fps",
+        "30",
+        "--codec",
+        codec,
+        "--duration",
+        duration,
+        "--stats-every",
+        "1",
     ]
 }
 
@@ -19,18 +44,30 @@ async fn ten_seconds_of(codec: &str, mime: &str) -> Result<Value> {
     let server = LiveKitServer::start().await?;
     let url = server.url();
     let mut viewer = JsonProcess::viewer(&server, "studio", "viewer-1", Duration::from_secs(40))?;
-    viewer.wait_event("connected", Duration::from_secs(15)).await?;
+    viewer
+        .wait_event("connected", Duration::from_secs(15))
+        .await?;
 
     let mut live = JsonProcess::onair(&live_args(&url, "studio", codec, "10"))?;
-    assert_eq!(live.finish(Duration::from_secs(40)).await?, 0, "onair live failed: {}", live.stderr());
+    assert_eq!(
+        live.finish(Duration::from_secs(40)).await?,
+        0,
+        "onair live failed: {}",
+        live.stderr()
+    );
     let ended = live.last_event("ended").expect("an ended event").clone();
     assert_eq!(ended["live_handles"], 0, "{ended}");
     assert_eq!(ended["disconnect_confirmed"], true, "{ended}");
 
-    viewer.wait_event("participant_left", Duration::from_secs(10)).await?;
+    viewer
+        .wait_event("participant_left", Duration::from_secs(10))
+        .await?;
     viewer.terminate()?;
     viewer.finish(Duration::from_secs(15)).await?;
-    let summary = viewer.last_event("summary").expect("viewer summary").clone();
+    let summary = viewer
+        .last_event("summary")
+        .expect("viewer summary")
+        .clone();
     eprintln!("{codec}: publisher stats {:?}", live.last_event("stats"));
     eprintln!("{codec}: viewer summary {summary}");
 
@@ -38,7 +75,10 @@ async fn ten_seconds_of(codec: &str, mime: &str) -> Result<Value> {
     let frames = summary["frames"].as_u64().unwrap();
     assert!(frames >= 270, "only {frames} frames decoded: {summary}");
     assert_eq!(summary["frame_ids_increasing"], true, "{summary}");
-    assert!(summary["frame_ids_seen"].as_u64().unwrap() >= 270, "{summary}");
+    assert!(
+        summary["frame_ids_seen"].as_u64().unwrap() >= 270,
+        "{summary}"
+    );
     let hz = summary["audio_hz"].as_f64().expect("a tone was heard");
     assert!((hz - 440.0).abs() <= 2.0, "tone at {hz} Hz");
     Ok(summary)
@@ -47,7 +87,12 @@ async fn ten_seconds_of(codec: &str, mime: &str) -> Result<Value> {
 fn dominant_size(summary: &Value) -> String {
     summary["sizes"]
         .as_object()
-        .and_then(|sizes| sizes.iter().max_by_key(|(_, n)| n.as_u64().unwrap_or(0)).map(|(s, _)| s.clone()))
+        .and_then(|sizes| {
+            sizes
+                .iter()
+                .max_by_key(|(_, n)| n.as_u64().unwrap_or(0))
+                .map(|(s, _)| s.clone())
+        })
         .unwrap_or_default()
 }
 
@@ -66,7 +111,8 @@ async fn h264_720p30_with_a_tone_reaches_a_real_viewer_whole_and_in_order() -> R
 }
 
 #[tokio::test]
-async fn a_viewer_joining_five_seconds_late_decodes_its_first_frame_within_a_second() -> Result<()> {
+async fn a_viewer_joining_five_seconds_late_decodes_its_first_frame_within_a_second() -> Result<()>
+{
     let server = LiveKitServer::start().await?;
     let url = server.url();
     let mut live = JsonProcess::onair(&live_args(&url, "late", "vp8", "20"))?;
@@ -74,12 +120,19 @@ async fn a_viewer_joining_five_seconds_late_decodes_its_first_frame_within_a_sec
     // The scenario itself: a viewer arrives five seconds into the stream.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut viewer = JsonProcess::viewer(&server, "late", "latecomer", Duration::from_secs(10))?;
-    let first = viewer.wait_event("first_frame", Duration::from_secs(15)).await?;
+    let first = viewer
+        .wait_event("first_frame", Duration::from_secs(15))
+        .await?;
     let ms = first["since_connect_ms"].as_f64().unwrap();
     eprintln!("late viewer: first frame {ms:.0} ms after it started connecting");
     assert!(ms <= 1000.0, "first frame after {ms} ms");
     live.terminate()?;
-    assert_eq!(live.finish(Duration::from_secs(15)).await?, 0, "{}", live.stderr());
+    assert_eq!(
+        live.finish(Duration::from_secs(15)).await?,
+        0,
+        "{}",
+        live.stderr()
+    );
     assert_eq!(live.last_event("ended").unwrap()["reason"], "SIGTERM");
     Ok(())
 }

@@ -8,18 +8,31 @@ use onair_e2e::publisher::{Publisher, PublisherConfig};
 use onair_livekit::{DisconnectReason, RoomEvent};
 
 #[tokio::test]
-async fn after_close_the_server_no_longer_lists_the_publisher_and_no_native_handle_is_left() -> Result<()> {
+async fn after_close_the_server_no_longer_lists_the_publisher_and_no_native_handle_is_left(
+) -> Result<()> {
     load_engine()?;
     let server = LiveKitServer::start().await?;
-    let publisher = Publisher::start(&server.url(), &server.token("close", "creator", true), PublisherConfig::default()).await?;
-    server.wait_presence("close", "creator", true, Duration::from_secs(5)).await?;
+    let publisher = Publisher::start(
+        &server.url(),
+        &server.token("close", "creator", true),
+        PublisherConfig::default(),
+    )
+    .await?;
+    server
+        .wait_presence("close", "creator", true, Duration::from_secs(5))
+        .await?;
     assert!(onair_livekit::live_handle_count() > 0);
 
     let report = publisher.stop().await?;
     assert_eq!(report.unpublished.len(), 2, "{report:?}");
     assert!(report.disconnect_confirmed, "{report:?}");
-    let gone = server.wait_presence("close", "creator", false, Duration::from_secs(1)).await?;
-    eprintln!("close took {:?}; participant gone from ListParticipants {gone:?} later", report.duration);
+    let gone = server
+        .wait_presence("close", "creator", false, Duration::from_secs(1))
+        .await?;
+    eprintln!(
+        "close took {:?}; participant gone from ListParticipants {gone:?} later",
+        report.duration
+    );
 
     // Closing again is harmless and reports the same.
     assert_eq!(publisher.room.close().await?, report);
@@ -32,14 +45,31 @@ async fn after_close_the_server_no_longer_lists_the_publisher_and_no_native_hand
 async fn the_server_deleting_the_room_ends_the_stream_with_the_room_deleted_reason() -> Result<()> {
     load_engine()?;
     let server = LiveKitServer::start().await?;
-    let mut publisher = Publisher::start(&server.url(), &server.token("doomed", "creator", true), PublisherConfig::default()).await?;
-    server.wait_presence("doomed", "creator", true, Duration::from_secs(5)).await?;
+    let mut publisher = Publisher::start(
+        &server.url(),
+        &server.token("doomed", "creator", true),
+        PublisherConfig::default(),
+    )
+    .await?;
+    server
+        .wait_presence("doomed", "creator", true, Duration::from_secs(5))
+        .await?;
 
     server.room_client().delete_room("doomed").await?;
     let event = publisher
-        .wait_event(Duration::from_secs(5), |e| matches!(e, RoomEvent::Disconnected { .. }))
+        .wait_event(Duration::from_secs(5), |e| {
+            matches!(e, RoomEvent::Disconnected { .. })
+        })
         .await?;
-    assert!(matches!(event, RoomEvent::Disconnected { reason: DisconnectReason::RoomDeleted }), "{event:?}");
+    assert!(
+        matches!(
+            event,
+            RoomEvent::Disconnected {
+                reason: DisconnectReason::RoomDeleted
+            }
+        ),
+        "{event:?}"
+    );
 
     publisher.stop().await?;
     drop(publisher);
@@ -52,18 +82,37 @@ async fn onair_live_exits_with_a_clear_message_when_the_server_deletes_the_room(
     let server = LiveKitServer::start().await?;
     let url = server.url();
     let mut live = JsonProcess::onair(&[
-        "live", "--url", &url, "--api-key", API_KEY, "--api-secret", API_SECRET, "--room", "doomed",
-        "--identity", "creator", "--width", "640", "--height", "360",
+        "live",
+        "--url",
+        &url,
+        "--api-key",
+        API_KEY,
+        "--api-secret",
+        API_SECRET,
+        "--room",
+        "doomed",
+        "--identity",
+        "creator",
+        "--width",
+        "640",
+        "--height",
+        "360",
     ])?;
     live.wait_event("live", Duration::from_secs(15)).await?;
     server.room_client().delete_room("doomed").await?;
 
     let code = live.finish(Duration::from_secs(15)).await?;
     assert_eq!(code, 3, "exit code; stderr: {}", live.stderr());
-    assert!(live.stderr().contains("the server deleted the room"), "stderr: {}", live.stderr());
+    assert!(
+        live.stderr().contains("the server deleted the room"),
+        "stderr: {}",
+        live.stderr()
+    );
     let ended = live.last_event("ended").expect("ended event");
     assert_eq!(ended["reason"], "room_deleted");
     assert_eq!(ended["live_handles"], 0);
-    server.wait_presence("doomed", "creator", false, Duration::from_secs(2)).await?;
+    server
+        .wait_presence("doomed", "creator", false, Duration::from_secs(2))
+        .await?;
     Ok(())
 }

@@ -38,7 +38,8 @@ fn main() {
 
     let lib = sdk_dir.join("liblivekit_ffi.so");
     let lib = lib.canonicalize().unwrap_or(lib);
-    // Development builds remember where the artifact they were generated from lives, so
-    // `cargo run` and `cargo test` find the matching library without copying it around.
+    // Builds from a source tree remember where the artifact they were generated from lives, so
+    // `cargo run`, `cargo test` and `cargo bench` find the matching library without copying it
+    // around (packaged builds opt out with ONAIR_NO_BUILD_LIB, see engine.rs).
     println!("cargo:rustc-env=ONAIR_LIVEKIT_BUILD_LIB={}", lib.display());
 }

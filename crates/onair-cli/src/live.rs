@@ -41,10 +41,13 @@ pub enum Encoder {
 pub struct LiveArgs {
     #[command(flatten)]
     pub creds: Credentials,
+    /// Width of the test pattern in pixels (even, at least 160).
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
+    /// Height of the test pattern in pixels (even, at least 90).
     #[arg(long, default_value_t = 720)]
     pub height: u32,
+    /// Frames per second (also the encoder's maximum).
     #[arg(long, default_value_t = 30.0)]
     pub fps: f64,
     /// vp8, h264, vp9 or av1.
@@ -59,6 +62,7 @@ pub struct LiveArgs {
     /// What the encoder gives up first when bandwidth or CPU is short.
     #[arg(long, value_enum, default_value = "balanced")]
     pub degradation: Degradation,
+    /// Which encoder the SDK uses: hardware when available (auto), or force one.
     #[arg(long, value_enum, default_value = "auto")]
     pub encoder: Encoder,
     /// Frequency of the tone in Hz.
@@ -344,7 +348,10 @@ async fn stream(
     let deadline = args
         .duration
         .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d.max(0.0)));
-    let mut stats_tick = tokio::time::interval(Duration::from_secs_f64(args.stats_every.max(0.2)));
+    let stats_period = Duration::from_secs_f64(args.stats_every.max(0.2));
+    // The first line comes one period in: bitrate needs an interval to be measured over.
+    let mut stats_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + stats_period, stats_period);
     let mut first_stats_tick = tokio::time::interval(Duration::from_millis(100));
     let mut first_stats_seen = false;
     let mut last_bytes: Option<(u64, Instant)> = None;
@@ -409,7 +416,7 @@ async fn stream(
 }
 
 #[cfg(unix)]
-fn sigterm() -> Result<tokio::signal::unix::Signal, CliError> {
+pub(crate) fn sigterm() -> Result<tokio::signal::unix::Signal, CliError> {
     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| CliError::Usage(format!("cannot listen for SIGTERM: {e}")))
 }

@@ -38,6 +38,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists, or glibc ignores it (see the function's docs).
+    onair_livekit::cap_malloc_arenas(1);
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -64,8 +66,7 @@ fn main() -> ExitCode {
     };
     let load = onair_livekit::LoadOptions {
         path: cli.sdk_lib,
-        resource_dir: None,
-        capture_logs: true,
+        ..Default::default()
     };
     let result = runtime.block_on(async {
         match cli.command {

@@ -19,6 +19,7 @@ pub struct Credentials {
     /// API key to mint a token with (with --api-secret).
     #[arg(long, env = "LIVEKIT_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
+    /// API secret matching --api-key (prefer the environment variable: argv is visible to other users).
     #[arg(
         long,
         env = "LIVEKIT_API_SECRET",

@@ -26,7 +26,7 @@ use crate::token::{Credentials, Role};
 pub struct WatchArgs {
     #[command(flatten)]
     pub creds: Credentials,
-    /// Stop after this many seconds (default: until Ctrl-C or the stream ends).
+    /// Stop after this many seconds (default: until Ctrl-C, SIGTERM or the stream ends).
     #[arg(long)]
     pub duration: Option<f64>,
     /// Read the test pattern's stamp from every Nth frame (0: never).
@@ -98,11 +98,13 @@ pub async fn run(args: WatchArgs, load: &LoadOptions, out: &Reporter) -> Result<
     );
     let mut seconds = 0u32;
     let mut code = 0u8;
+    let mut sigterm = crate::live::sigterm()?;
 
     loop {
         tokio::select! {
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
             _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
             event = events.recv() => match event {
                 Some(RoomEvent::TrackSubscribed { participant_identity, track }) => {
                     out.event("subscribed", json!({"participant": participant_identity, "sid": track.sid(), "kind": format!("{:?}", track.kind()).to_lowercase()}),

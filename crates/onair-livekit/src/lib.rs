@@ -27,8 +27,8 @@ pub mod proto {
 }
 
 pub use engine::{
-    dispose, live_handle_count, load, poisoned_reason, EngineInfo, LoadOptions, LIBRARY_ENV,
-    LIBRARY_FILE,
+    cap_malloc_arenas, dispose, live_handle_count, load, poisoned_reason, release_free_memory,
+    EngineInfo, LoadOptions, LIBRARY_ENV, LIBRARY_FILE,
 };
 pub use error::{CaptureError, ConnectError, EngineError, LoadError, RoomError};
 pub use onair_core::{AudioFrame, I420Frame, VideoCodec};

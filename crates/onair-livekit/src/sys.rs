@@ -1,5 +1,6 @@
 //! The only module that says `unsafe`: it owns the loaded `liblivekit_ffi`, its four C entry
-//! points, the native callback, and reads of native buffers. Everything above it is safe Rust.
+//! points, the native callback, reads of native buffers, and the one allocator setting the
+//! SDK's threads need. Everything above it is safe Rust.
 
 use std::ffi::{c_char, CString};
 use std::path::{Path, PathBuf};
@@ -140,4 +141,30 @@ extern "C" fn on_event(data: *const u8, len: usize) {
     let bytes = unsafe { std::slice::from_raw_parts(data, len) };
     // A panic must not unwind into C.
     let _ = std::panic::catch_unwind(|| crate::engine::dispatch(bytes));
+}
+
+/// Caps glibc's malloc arenas for the whole process (see `engine::cap_malloc_arenas`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) fn limit_malloc_arenas(max: u16) -> bool {
+    // SAFETY: mallopt only changes allocator tuning; M_ARENA_MAX is valid at any time and
+    // affects arenas created afterwards.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, i32::from(max.max(1))) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn limit_malloc_arenas(_max: u16) -> bool {
+    false
+}
+
+/// Hands the allocator's free pages back to the OS (see `engine::release_free_memory`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) fn trim_heap() -> bool {
+    // SAFETY: malloc_trim only returns whole free pages to the kernel; it is thread-safe and
+    // never touches memory in use.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn trim_heap() -> bool {
+    false
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test against real components: the pinned livekit-server, the LiveKit Python SDK
+# viewer, our `onair` CLI and engine. Installs what is missing first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh
+printf '\n==> building the onair CLI (end-to-end tests run it as a subprocess)\n'
+cargo build -p onair-cli
+printf '\n==> cargo test (one test at a time per file: each starts its own server and encodes 720p)\n'
+cargo test --workspace -- --test-threads=1
