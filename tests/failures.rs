@@ -27,7 +27,7 @@ async fn a_bad_token_is_unauthorized_within_two_seconds() -> Result<()> {
     )
     .await
     .expect("answered within 2 s");
-    let err = result.err().expect("refused");
+    let err = result.expect_err("refused");
     assert!(matches!(err, ConnectError::Unauthorized(_)), "{err:?}");
     assert_eq!(onair_livekit::live_handle_count(), 0);
     Ok(())
@@ -49,7 +49,7 @@ async fn an_unreachable_server_is_unreachable_within_the_connect_timeout() -> Re
     )
     .await
     .expect("answered within the connect timeout");
-    let err = result.err().expect("refused");
+    let err = result.expect_err("refused");
     assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
     Ok(())
 }

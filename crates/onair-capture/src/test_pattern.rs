@@ -37,8 +37,8 @@ impl TestPattern {
     pub fn new(width: u32, height: u32, fps: f64) -> Result<Self, CaptureError> {
         if width < 160
             || height < 90
-            || width % 2 != 0
-            || height % 2 != 0
+            || !width.is_multiple_of(2)
+            || !height.is_multiple_of(2)
             || width > 7680
             || height > 4320
         {

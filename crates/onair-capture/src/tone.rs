@@ -30,7 +30,8 @@ impl Tone {
                 "tone frequency {frequency} Hz must be 20–20000 Hz and below half the {sample_rate} Hz sample rate"
             )));
         }
-        if !(1..=2).contains(&channels) || sample_rate % 100 != 0 || amplitude_dbfs > 0.0 {
+        if !(1..=2).contains(&channels) || !sample_rate.is_multiple_of(100) || amplitude_dbfs > 0.0
+        {
             return Err(CaptureError::InvalidSettings(format!(
                 "tone needs 1 or 2 channels, a sample rate divisible by 100 and a level ≤ 0 dBFS (got {channels} channels, {sample_rate} Hz, {amplitude_dbfs} dBFS)"
             )));

@@ -215,7 +215,7 @@ async fn watch_video(
             .user_timestamp
             .filter(|&t| t > 0 && t <= now_us + 1_000_000)
             .map(|t| (now_us as f64 - t as f64) / 1000.0);
-        let stamp = (stamp_every > 0 && count % stamp_every == 0).then(|| {
+        let stamp = (stamp_every > 0 && count.is_multiple_of(stamp_every)).then(|| {
             frame
                 .to_i420()
                 .and_then(|f| onair_capture::decode_stamp(&f))

@@ -78,7 +78,7 @@ impl I420Frame {
     }
 
     fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(FrameError::InvalidSize { width, height });
         }
         Ok(())

@@ -145,7 +145,7 @@ impl TrackStats {
             out.round_trip_time = pair_rtt;
         }
         out.layers
-            .sort_by(|a, b| (b.width * b.height).cmp(&(a.width * a.height)));
+            .sort_by_key(|l| std::cmp::Reverse(l.width * l.height));
         out
     }
 

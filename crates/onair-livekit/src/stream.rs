@@ -114,7 +114,7 @@ impl RemoteVideoFrame {
         let v = planes.pop()?;
         let u = planes.pop()?;
         let y = planes.pop()?;
-        if w % 2 != 0 || h % 2 != 0 {
+        if !w.is_multiple_of(2) || !h.is_multiple_of(2) {
             return None;
         }
         I420Frame::from_planes(info.width, info.height, y, u, v).ok()

@@ -123,7 +123,7 @@ impl NativeBytes {
 
     /// Copies `len` i16 samples out. The caller must hold the handle that owns the buffer.
     pub(crate) fn copy_i16(&self, _owner: &crate::handle::FfiHandle) -> Vec<i16> {
-        if self.ptr == 0 || self.len == 0 || self.ptr % 2 != 0 {
+        if self.ptr == 0 || self.len == 0 || !self.ptr.is_multiple_of(2) {
             return Vec::new();
         }
         // SAFETY: as in `copy`; the SDK's audio buffers are aligned i16 arrays of `len` samples.
