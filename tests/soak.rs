@@ -107,6 +107,8 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
         server
             .wait_presence("soak", &identity, false, Duration::from_secs(2))
             .await?;
+        // What a session's teardown does last, once the stream has ended.
+        onair_livekit::release_free_memory();
         if cycle == 1 || cycle % 10 == 0 {
             let figures = settled_figures().await?;
             eprintln!("after cycle {cycle}: {figures:?}");

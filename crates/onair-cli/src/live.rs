@@ -378,6 +378,8 @@ async fn stream(
                 if let Ok(stats) = video_track.get_stats().await {
                     if let Some(layer) = stats.top_layer().filter(|l| l.frames_sent > 0) {
                         first_stats_seen = true;
+                        // The first stats line then has an interval to measure bitrate over.
+                        last_bytes = Some((stats.bytes_sent(), Instant::now()));
                         out.event("first_stats", json!({"ms": ms(start.elapsed()), "width": layer.width, "height": layer.height, "encoder": layer.encoder}),
                             || format!("first frames on the wire at {:.0} ms: {}x{} ({})", ms(start.elapsed()), layer.width, layer.height, layer.encoder));
                     }

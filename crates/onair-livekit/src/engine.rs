@@ -178,8 +178,9 @@ pub fn cap_malloc_arenas(max: u16) -> bool {
 
 /// Returns memory the allocator keeps but no longer uses to the OS (Linux/glibc; elsewhere it
 /// does nothing) and tells whether any was released. A session's video buffers and the SDK's
-/// per-room state are freed in the middle of the heap, where glibc keeps them; a studio that
-/// sits in the tray after End Stream calls this once the session's threads have ended.
+/// per-room state are freed in the middle of the heap, where glibc keeps them; a session's
+/// teardown calls this as its last step, so a studio idling in the tray after End Stream
+/// holds only what it uses.
 pub fn release_free_memory() -> bool {
     sys::trim_heap()
 }
