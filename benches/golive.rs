@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use onair_capture::{TestPattern, VideoSource};
-use onair_e2e::harness::{load_engine, onair_bin, JsonProcess, LiveKitServer, API_KEY, API_SECRET};
+use onair_e2e::harness::{load_engine, onair_bin, JsonProcess, LiveKitServer};
 use onair_e2e::publisher::{Publisher, PublisherConfig};
 use onair_livekit::{NativeVideoStream, Room, RoomEvent, RoomOptions, TrackKind};
 
@@ -119,30 +119,11 @@ async fn go_live(server: &LiveKitServer, runs: usize) -> Result<()> {
 /// Glass-to-glass at 720p30 from frame metadata, measured by `onair watch` in its own process.
 async fn glass_to_glass(server: &LiveKitServer, codec: &str) -> Result<()> {
     let room = format!("g2g-{codec}");
-    let url = server.url();
-    let mut watch = JsonProcess::onair(&[
-        "watch",
-        "--url",
-        &url,
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--room",
-        &room,
-        "--identity",
-        "monitor",
-        "--duration",
-        "30",
-    ])?;
+    let mut watch = JsonProcess::onair_watch(server, &room, "monitor", &["--duration", "30"])?;
     watch
         .wait_event("connected", Duration::from_secs(15))
         .await?;
-    let mut live = JsonProcess::onair(&live_args(
-        &url,
-        &room,
-        &["--codec", codec, "--duration", "12"],
-    ))?;
+    let mut live = JsonProcess::onair_live(server, &room, &["--codec", codec, "--duration", "12"])?;
     if live.finish(Duration::from_secs(40)).await? != 0 {
         bail!("onair live failed: {}", live.stderr());
     }
@@ -269,27 +250,14 @@ struct Cost {
 
 async fn publisher_cost(server: &LiveKitServer, extra: &[&str], window: Duration) -> Result<Cost> {
     let room = "cost";
-    let url = server.url();
-    let mut watch = JsonProcess::onair(&[
-        "watch",
-        "--url",
-        &url,
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--room",
-        room,
-        "--identity",
-        "monitor",
-    ])?;
+    let mut watch = JsonProcess::onair_watch(server, room, "monitor", &[])?;
     watch
         .wait_event("connected", Duration::from_secs(15))
         .await?;
     let total = (window + Duration::from_secs(8)).as_secs().to_string();
     let mut args = extra.to_vec();
-    args.extend(["--duration", total.as_str()]);
-    let mut live = JsonProcess::onair(&live_args(&url, room, &args))?;
+    args.extend(["--duration", total.as_str(), "--stats-every", "1"]);
+    let mut live = JsonProcess::onair_live(server, room, &args)?;
     live.wait_event("first_stats", Duration::from_secs(15))
         .await?;
     let pid = live.pid().context("onair live exited early")?;
@@ -433,32 +401,6 @@ fn num_cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-}
-
-fn live_args<'a>(url: &'a str, room: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "live",
-        "--url",
-        url,
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--room",
-        room,
-        "--identity",
-        "creator",
-        "--width",
-        "1280",
-        "--height",
-        "720",
-        "--fps",
-        "30",
-        "--stats-every",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    args
 }
 
 fn ms(d: Duration) -> f64 {

@@ -307,6 +307,47 @@ impl JsonProcess {
         Self::spawn(cmd)
     }
 
+    /// `onair live --json` publishing as `creator` in `room` (defaults: 1280x720@30 VP8 and a
+    /// 440 Hz tone) with `extra` flags.
+    pub fn onair_live(server: &LiveKitServer, room: &str, extra: &[&str]) -> Result<Self> {
+        Self::onair_in_room("live", server, room, "creator", extra)
+    }
+
+    /// `onair watch --json` as `identity` in `room` with `extra` flags.
+    pub fn onair_watch(
+        server: &LiveKitServer,
+        room: &str,
+        identity: &str,
+        extra: &[&str],
+    ) -> Result<Self> {
+        Self::onair_in_room("watch", server, room, identity, extra)
+    }
+
+    fn onair_in_room(
+        command: &str,
+        server: &LiveKitServer,
+        room: &str,
+        identity: &str,
+        extra: &[&str],
+    ) -> Result<Self> {
+        let url = server.url();
+        let mut args = vec![
+            command,
+            "--url",
+            &url,
+            "--api-key",
+            API_KEY,
+            "--api-secret",
+            API_SECRET,
+            "--room",
+            room,
+            "--identity",
+            identity,
+        ];
+        args.extend_from_slice(extra);
+        Self::onair(&args)
+    }
+
     /// Waits for the first line matching `pred` (also searching lines already seen).
     pub async fn wait_for(
         &mut self,

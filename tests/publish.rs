@@ -3,52 +3,22 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::harness::{JsonProcess, LiveKitServer, API_KEY, API_SECRET};
+use onair_e2e::harness::{JsonProcess, LiveKitServer};
 use serde_json::Value;
-
-fn live_args<'a>(
-    server_url: &'a str,
-    room: &'a str,
-    codec: &'a str,
-    duration: &'a str,
-) -> Vec<&'a str> {
-    vec![
-        "live",
-        "--url",
-        server_url,
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--room",
-        room,
-        "--identity",
-        "creator",
-        "--width",
-        "1280",
-        "--height",
-        "720",
-        "--fps",
-        "30",
-        "--codec",
-        codec,
-        "--duration",
-        duration,
-        "--stats-every",
-        "1",
-    ]
-}
 
 /// Publishes 10 s of 720p30 + 440 Hz with `codec` to a viewer that is already waiting.
 async fn ten_seconds_of(codec: &str, mime: &str) -> Result<Value> {
     let server = LiveKitServer::start().await?;
-    let url = server.url();
     let mut viewer = JsonProcess::viewer(&server, "studio", "viewer-1", Duration::from_secs(40))?;
     viewer
         .wait_event("connected", Duration::from_secs(15))
         .await?;
 
-    let mut live = JsonProcess::onair(&live_args(&url, "studio", codec, "10"))?;
+    let mut live = JsonProcess::onair_live(
+        &server,
+        "studio",
+        &["--codec", codec, "--duration", "10", "--stats-every", "1"],
+    )?;
     assert_eq!(
         live.finish(Duration::from_secs(40)).await?,
         0,
@@ -114,8 +84,7 @@ async fn h264_720p30_with_a_tone_reaches_a_real_viewer_whole_and_in_order() -> R
 async fn a_viewer_joining_five_seconds_late_decodes_its_first_frame_within_a_second() -> Result<()>
 {
     let server = LiveKitServer::start().await?;
-    let url = server.url();
-    let mut live = JsonProcess::onair(&live_args(&url, "late", "vp8", "20"))?;
+    let mut live = JsonProcess::onair_live(&server, "late", &["--duration", "20"])?;
     live.wait_event("live", Duration::from_secs(15)).await?;
     // The scenario itself: a viewer arrives five seconds into the stream.
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::harness::{load_engine, JsonProcess, LiveKitServer, API_KEY, API_SECRET};
+use onair_e2e::harness::{load_engine, JsonProcess, LiveKitServer};
 use onair_e2e::publisher::{Publisher, PublisherConfig};
 use onair_livekit::{DisconnectReason, RoomEvent};
 
@@ -80,24 +80,8 @@ async fn the_server_deleting_the_room_ends_the_stream_with_the_room_deleted_reas
 #[tokio::test]
 async fn onair_live_exits_with_a_clear_message_when_the_server_deletes_the_room() -> Result<()> {
     let server = LiveKitServer::start().await?;
-    let url = server.url();
-    let mut live = JsonProcess::onair(&[
-        "live",
-        "--url",
-        &url,
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--room",
-        "doomed",
-        "--identity",
-        "creator",
-        "--width",
-        "640",
-        "--height",
-        "360",
-    ])?;
+    let mut live =
+        JsonProcess::onair_live(&server, "doomed", &["--width", "640", "--height", "360"])?;
     live.wait_event("live", Duration::from_secs(15)).await?;
     server.room_client().delete_room("doomed").await?;
 
