@@ -1,10 +1,12 @@
 //! Shared types and rules for every OnAir crate: media frames that flow from capture to the
-//! engine, the codecs a creator can choose, and the wall clock used to stamp frames.
-//! Nothing here performs I/O.
+//! engine, the codecs a creator can choose, the wall clock used to stamp frames, and the
+//! validation studio and backend share. Nothing here performs I/O.
 
 pub mod clock;
 pub mod codec;
 pub mod media;
+pub mod validate;
 
 pub use codec::VideoCodec;
 pub use media::{AudioFrame, I420Frame};
+pub use validate::FieldError;
