@@ -6,6 +6,7 @@ pub mod clock;
 pub mod codec;
 pub mod media;
 pub mod validate;
+pub mod viewers;
 
 pub use codec::VideoCodec;
 pub use media::{AudioFrame, I420Frame};
