@@ -1,0 +1,175 @@
+//! The publisher token endpoint and streamer management, over a real SQLite file.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use livekit_api::access_token::TokenVerifier;
+use onair_server::{app, db, keys, AppState, Config};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const LK_KEY: &str = "lk-key";
+const LK_SECRET: &str = "lk-secret-of-at-least-thirty-two-characters";
+const KEY_SECRET: &str = "key-secret";
+
+struct Fixture {
+    state: AppState,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+    let pool = db::open(&url).await.unwrap();
+    let key = keys::generate();
+    db::add_streamer(&pool, "alice", &keys::hash(KEY_SECRET.as_bytes(), &key), 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let config = Config {
+        database_url: url,
+        livekit_url: "ws://127.0.0.1:7880".into(),
+        livekit_api_key: LK_KEY.into(),
+        livekit_api_secret: LK_SECRET.into(),
+        key_secret: KEY_SECRET.into(),
+    };
+    Fixture {
+        state: AppState {
+            config: Arc::new(config),
+            db: pool,
+        },
+        key,
+        _dir: dir,
+    }
+}
+
+async fn post_token(f: &Fixture, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
+    let mut request =
+        Request::post("/api/streams/token").header("content-type", "application/json");
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = app(f.state.clone())
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_streamer_key_gets_a_publish_only_token_for_its_own_room() {
+    let f = fixture().await;
+    let bearer = format!("Bearer {}", f.key);
+    let (status, body) = post_token(
+        &f,
+        Some(&bearer),
+        r#"{"title": "  Friday jam ", "ppv_price": 4.99}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"], "alice");
+    assert_eq!(body["url"], "ws://127.0.0.1:7880");
+    let claims = TokenVerifier::with_api_key(LK_KEY, LK_SECRET)
+        .verify(body["token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.sub, "creator-alice");
+    assert!(claims.video.room_join);
+    assert_eq!(claims.video.room, "alice");
+    assert_eq!(claims.video.can_publish, Some(true));
+    assert_eq!(claims.video.can_subscribe, Some(false));
+    assert_eq!(claims.video.can_publish_data, Some(false));
+    assert!(!claims.video.room_admin && !claims.video.room_create && !claims.video.room_list);
+    let (title, price): (String, Option<i64>) =
+        sqlx::query_as("SELECT title, ppv_price_cents FROM streams WHERE id = ?")
+            .bind(body["stream_id"].as_i64().unwrap())
+            .fetch_one(&f.state.db)
+            .await
+            .unwrap();
+    assert_eq!((title.as_str(), price), ("Friday jam", Some(499)));
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_unauthorized() {
+    let f = fixture().await;
+    for auth in [
+        None,
+        Some("Bearer onair_wrong"),
+        Some(f.key.as_str()),
+        Some("Bearer "),
+    ] {
+        let (status, body) = post_token(&f, auth, r#"{"title": "x"}"#).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}: {body}");
+        assert_eq!(body["error"]["kind"], "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn bad_fields_are_refused_by_name_and_nothing_is_stored() {
+    let f = fixture().await;
+    let bearer = format!("Bearer {}", f.key);
+    for (body, field) in [
+        (json!({"title": " "}), "title"),
+        (json!({"title": "a\nb"}), "title"),
+        (json!({"title": "x".repeat(101)}), "title"),
+        (json!({"title": "ok", "ppv_price": 1000}), "ppv_price"),
+        (json!({"title": "ok", "ppv_price": 4.999}), "ppv_price"),
+        (json!({"title": "ok", "ppv_price": -1}), "ppv_price"),
+        (json!({"title": "ok", "ppv_price": "free"}), "ppv_price"),
+        (json!({"title": "ok", "ppv_price": true}), "ppv_price"),
+    ] {
+        let (status, answer) = post_token(&f, Some(&bearer), &body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["kind"], "invalid", "{body}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+    }
+    let (status, answer) = post_token(&f, Some(&bearer), "{not json").await;
+    assert_eq!(
+        (status, answer["error"]["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (streams,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM streams")
+        .fetch_one(&f.state.db)
+        .await
+        .unwrap();
+    assert_eq!(streams, 0);
+}
+
+#[test]
+fn streamer_add_prints_a_key_once_and_refuses_bad_or_taken_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_onair-server"))
+            .args(["streamer", "add", name])
+            .env(
+                "ONAIR_DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+            )
+            .env("LIVEKIT_API_KEY", LK_KEY)
+            .env("LIVEKIT_API_SECRET", LK_SECRET)
+            .env("ONAIR_KEY_SECRET", KEY_SECRET)
+            .output()
+            .unwrap()
+    };
+    let first = run("bob_42");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let key = String::from_utf8(first.stdout).unwrap();
+    assert!(key.trim().starts_with("onair_"), "{key}");
+    let again = run("bob_42");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
+    let bad = run("no spaces");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("username"));
+}
