@@ -5,7 +5,6 @@
 //! `ONAIR_BENCH_RUNS` (default 20) sets the go-live repetitions, `ONAIR_BENCH_SECS` (default
 //! 30) the CPU measurement window.
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use onair_capture::{TestPattern, VideoSource};
 use onair_e2e::harness::{load_engine, onair_bin, JsonProcess, LiveKitServer};
 use onair_e2e::publisher::{Publisher, PublisherConfig};
 use onair_livekit::{NativeVideoStream, Room, RoomEvent, RoomOptions, TrackKind};
+use tokio::io::AsyncWriteExt;
 
 fn main() -> Result<()> {
     // Like `onair` itself (see `cap_malloc_arenas`).
@@ -241,6 +241,9 @@ async fn encoder_cost(server: &LiveKitServer, window: Duration) -> Result<()> {
     Ok(())
 }
 
+/// Seconds on air after which the publisher's figures count.
+const SETTLED_S: f64 = 4.0;
+
 struct Cost {
     cpu_percent: f64,
     rss_mean_kb: f64,
@@ -258,11 +261,12 @@ async fn publisher_cost(server: &LiveKitServer, extra: &[&str], window: Duration
     let mut args = extra.to_vec();
     args.extend(["--duration", total.as_str(), "--stats-every", "1"]);
     let mut live = JsonProcess::onair_live(server, room, &args)?;
-    live.wait_event("first_stats", Duration::from_secs(15))
-        .await?;
-    let pid = live.pid().context("onair live exited early")?;
     // Encoders settle their rate control in the first seconds; measure after that.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    live.wait_for("settled stats", Duration::from_secs(20), |v| {
+        v["event"] == "stats" && v["uptime_s"].as_f64().unwrap_or(0.0) >= SETTLED_S
+    })
+    .await?;
+    let pid = live.pid().context("onair live exited early")?;
     let (cpu_percent, rss_mean_kb, rss_peak_kb) = sample_process(pid, window).await?;
     let exit = live.finish(Duration::from_secs(30)).await?;
     if exit != 0 {
@@ -271,7 +275,7 @@ async fn publisher_cost(server: &LiveKitServer, extra: &[&str], window: Duration
     let bitrates: Vec<f64> = live
         .seen
         .iter()
-        .filter(|v| v["event"] == "stats" && v["uptime_s"].as_f64().unwrap_or(0.0) > 4.0)
+        .filter(|v| v["event"] == "stats" && v["uptime_s"].as_f64().unwrap_or(0.0) >= SETTLED_S)
         .filter_map(|v| v["bitrate"].as_f64())
         .collect();
     watch.terminate()?;
@@ -286,7 +290,7 @@ async fn publisher_cost(server: &LiveKitServer, extra: &[&str], window: Duration
 
 /// ffmpeg encoding the test pattern, fed in real time at 30 fps through a pipe.
 async fn ffmpeg_cost(codec: &[&str], window: Duration) -> Result<Cost> {
-    let mut child = std::process::Command::new("ffmpeg")
+    let mut child = tokio::process::Command::new("ffmpeg")
         .args([
             "-hide_banner",
             "-loglevel",
@@ -295,41 +299,42 @@ async fn ffmpeg_cost(codec: &[&str], window: Duration) -> Result<Cost> {
             "rawvideo",
             "-pix_fmt",
             "yuv420p",
-            "-s",
-            "1280x720",
         ])
-        .args(["-framerate", "30", "-i", "pipe:0"])
+        .args(["-s", "1280x720", "-framerate", "30", "-i", "pipe:0"])
         .args(codec)
         .args(["-f", "null", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .kill_on_drop(true)
         .spawn()
         .context("ffmpeg (installed by scripts/setup.sh)")?;
     let mut stdin = child.stdin.take().context("ffmpeg stdin")?;
-    let pid = child.id();
+    let pid = child.id().context("ffmpeg exited at once")?;
     let total = window + Duration::from_secs(4);
-    let feeder = std::thread::Builder::new()
-        .name("ffmpeg-feeder".into())
-        .spawn(move || -> Result<()> {
-            let mut pattern = TestPattern::new(1280, 720, 30.0)?;
-            let started = Instant::now();
-            let mut next = started;
-            while started.elapsed() < total {
-                let f = pattern.next_frame()?;
-                stdin.write_all(f.frame.y())?;
-                stdin.write_all(f.frame.u())?;
-                stdin.write_all(f.frame.v())?;
-                next += Duration::from_secs_f64(1.0 / 30.0);
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
-            Ok(())
-        })?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (fed_tx, mut fed) = tokio::sync::watch::channel(0u64);
+    let feeder = tokio::spawn(async move {
+        let mut pattern = TestPattern::new(1280, 720, 30.0)?;
+        let started = Instant::now();
+        let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / 30.0));
+        let mut frames = 0;
+        while started.elapsed() < total {
+            pace.tick().await;
+            let f = pattern.next_frame()?;
+            stdin.write_all(f.frame.y()).await?;
+            stdin.write_all(f.frame.u()).await?;
+            stdin.write_all(f.frame.v()).await?;
+            frames += 1;
+            fed_tx.send_replace(frames);
+        }
+        anyhow::Ok(())
+    });
+    // Measure once the encoder has two seconds of input behind it.
+    tokio::time::timeout(Duration::from_secs(10), fed.wait_for(|&n| n >= 60))
+        .await
+        .context("ffmpeg did not take 60 frames within 10 s")??;
     let (cpu_percent, rss_mean_kb, rss_peak_kb) = sample_process(pid, window).await?;
-    feeder
-        .join()
-        .map_err(|_| anyhow::anyhow!("feeder panicked"))??;
-    let status = child.wait()?;
+    feeder.await??;
+    let status = child.wait().await?;
     if !status.success() {
         bail!("ffmpeg {codec:?} failed: {status}");
     }

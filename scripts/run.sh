@@ -41,15 +41,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-deadline=$((SECONDS + 20))
-until curl -fsS "http://127.0.0.1:$PORT/" 2>/dev/null | grep -q OK; do
-  if ! kill -0 "$SERVER" 2>/dev/null || ((SECONDS > deadline)); then
-    echo "error: livekit-server did not start; its log:" >&2
-    cat "$STATE/server.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+# Ready when GET / answers OK; curl retries refused connections for up to 20 s.
+if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
+     "http://127.0.0.1:$PORT/" 2>/dev/null | grep -q OK; then
+  echo "error: livekit-server did not start within 20 s; its log:" >&2
+  cat "$STATE/server.log" >&2
+  exit 1
+fi
 
 cat <<MSG
 

@@ -4,6 +4,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use backon::{ConstantBuilder, Retryable};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::RoomClient;
 use serde_json::Value;
@@ -127,21 +128,21 @@ impl LiveKitServer {
     }
 
     async fn wait_ready(&self, limit: Duration) -> Result<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(body) = http_get(self.http_port, "/").await {
-                if body.trim_end().ends_with("OK") {
-                    return Ok(());
-                }
+        retry_for(limit, Duration::from_millis(50), || async {
+            let body = http_get(self.http_port, "/").await?;
+            if body.trim_end().ends_with("OK") {
+                Ok(())
+            } else {
+                bail!("answered {body:?}")
             }
-            if Instant::now() > deadline {
-                bail!(
-                    "livekit-server did not answer OK within {limit:?}; log: {}",
-                    self.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+        .with_context(|| {
+            format!(
+                "livekit-server did not answer OK within {limit:?}; log: {}",
+                self.log()
+            )
+        })
     }
 
     pub fn log(&self) -> String {
@@ -150,10 +151,6 @@ impl LiveKitServer {
 
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.http_port)
-    }
-
-    pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     /// A publisher (can publish, cannot subscribe) or viewer (the reverse) token.
@@ -173,8 +170,13 @@ impl LiveKitServer {
             .expect("token")
     }
 
+    /// RoomService, authorised as admin.
     pub fn room_client(&self) -> RoomClient {
-        RoomClient::with_api_key(&self.http_url(), API_KEY, API_SECRET)
+        RoomClient::with_api_key(
+            &format!("http://127.0.0.1:{}", self.http_port),
+            API_KEY,
+            API_SECRET,
+        )
     }
 
     /// Identities currently in `room` according to the server.
@@ -197,23 +199,22 @@ impl LiveKitServer {
         limit: Duration,
     ) -> Result<Duration> {
         let start = Instant::now();
-        loop {
-            let now_present = self
+        retry_for(limit, Duration::from_millis(10), || async {
+            let listed = self
                 .participants(room)
                 .await
                 .map(|ids| ids.iter().any(|i| i == identity))
                 .unwrap_or(false);
-            if now_present == present {
-                return Ok(start.elapsed());
-            }
-            if start.elapsed() > limit {
+            if listed == present {
+                Ok(start.elapsed())
+            } else {
                 bail!(
                     "{identity} {} in {room} after {limit:?}",
                     if present { "still not" } else { "still" }
-                );
+                )
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -430,6 +431,26 @@ impl JsonProcess {
 }
 
 /// Threads, open file descriptors and resident memory (kB) of this process.
+/// Runs `check` every `every` until it succeeds, for about `limit`; the last failure says
+/// what was still missing.
+pub async fn retry_for<T, Fut>(
+    limit: Duration,
+    every: Duration,
+    check: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let attempts = (limit.as_millis() / every.as_millis().max(1)).max(1) as usize;
+    check
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(every)
+                .with_max_times(attempts),
+        )
+        .await
+}
+
 pub fn process_figures() -> (usize, usize, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {

@@ -84,10 +84,13 @@ async fn h264_720p30_with_a_tone_reaches_a_real_viewer_whole_and_in_order() -> R
 async fn a_viewer_joining_five_seconds_late_decodes_its_first_frame_within_a_second() -> Result<()>
 {
     let server = LiveKitServer::start().await?;
-    let mut live = JsonProcess::onair_live(&server, "late", &["--duration", "20"])?;
-    live.wait_event("live", Duration::from_secs(15)).await?;
-    // The scenario itself: a viewer arrives five seconds into the stream.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut live =
+        JsonProcess::onair_live(&server, "late", &["--duration", "20", "--stats-every", "1"])?;
+    // The scenario itself: a viewer arrives once the stream reports five seconds on air.
+    live.wait_for("five seconds live", Duration::from_secs(20), |v| {
+        v["event"] == "stats" && v["uptime_s"].as_f64().unwrap_or(0.0) >= 5.0
+    })
+    .await?;
     let mut viewer = JsonProcess::viewer(&server, "late", "latecomer", Duration::from_secs(10))?;
     let first = viewer
         .wait_event("first_frame", Duration::from_secs(15))

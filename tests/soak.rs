@@ -30,8 +30,9 @@ async fn settled_figures() -> Result<Figures> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = process_figures();
     let mut stable_since = Instant::now();
+    let mut sample = tokio::time::interval(Duration::from_millis(250));
     loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        sample.tick().await;
         let now = process_figures();
         if (now.0, now.1) != (last.0, last.1) {
             stable_since = Instant::now();
