@@ -355,7 +355,7 @@ async fn stream(
     let mut first_stats_tick = tokio::time::interval(Duration::from_millis(100));
     let mut first_stats_seen = false;
     let mut last_bytes: Option<(u64, Instant)> = None;
-    let mut sigterm = sigterm()?;
+    let mut sigterm = crate::sigterm()?;
 
     let reason = loop {
         tokio::select! {
@@ -415,12 +415,6 @@ async fn stream(
     }
     drop(audio_track);
     Ok((reason, frames.load(Ordering::Relaxed)))
-}
-
-#[cfg(unix)]
-pub(crate) fn sigterm() -> Result<tokio::signal::unix::Signal, CliError> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| CliError::Usage(format!("cannot listen for SIGTERM: {e}")))
 }
 
 #[cfg(test)]

@@ -86,3 +86,9 @@ fn main() -> ExitCode {
     onair_livekit::dispose();
     ExitCode::from(code)
 }
+
+/// SIGTERM, which `live` and `watch` both end on cleanly (as on Ctrl-C).
+fn sigterm() -> Result<tokio::signal::unix::Signal, error::CliError> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| error::CliError::Usage(format!("cannot listen for SIGTERM: {e}")))
+}

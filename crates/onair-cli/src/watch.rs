@@ -98,7 +98,7 @@ pub async fn run(args: WatchArgs, load: &LoadOptions, out: &Reporter) -> Result<
     );
     let mut seconds = 0u32;
     let mut code = 0u8;
-    let mut sigterm = crate::live::sigterm()?;
+    let mut sigterm = crate::sigterm()?;
 
     loop {
         tokio::select! {

@@ -1,6 +1,6 @@
 //! The only module that says `unsafe`: it owns the loaded `liblivekit_ffi`, its four C entry
-//! points, the native callback, reads of native buffers, and the one allocator setting the
-//! SDK's threads need. Everything above it is safe Rust.
+//! points, the native callback, reads of native buffers, and the two glibc allocator calls the
+//! SDK's threads make necessary. Everything above it is safe Rust.
 
 use std::ffi::{c_char, CString};
 use std::path::{Path, PathBuf};
