@@ -71,7 +71,8 @@ pub fn viewer_python() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn free_tcp_port() -> Result<u16> {
+/// A TCP port free on loopback right now.
+pub fn free_tcp_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -290,12 +291,21 @@ impl JsonProcess {
         identity: &str,
         duration: Duration,
     ) -> Result<Self> {
+        Self::viewer_with_token(
+            &server.url(),
+            &server.token(room, identity, false),
+            duration,
+        )
+    }
+
+    /// The Python viewer joining with a token from elsewhere (the backend).
+    pub fn viewer_with_token(url: &str, token: &str, duration: Duration) -> Result<Self> {
         let mut cmd = tokio::process::Command::new(viewer_python()?);
         cmd.arg(repo_root().join("tests/viewer/viewer.py"))
             .arg("--url")
-            .arg(server.url())
+            .arg(url)
             .arg("--token")
-            .arg(server.token(room, identity, false))
+            .arg(token)
             .arg("--duration")
             .arg(duration.as_secs_f64().to_string());
         Self::spawn(cmd)

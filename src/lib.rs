@@ -2,5 +2,6 @@
 //! loopback with its own ports, tokens, the real Python viewer, the `onair` binary, and an
 //! in-process publisher on our engine.
 
+pub mod backend;
 pub mod harness;
 pub mod publisher;

@@ -11,7 +11,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=ONAIR_LIVEKIT_SDK_DIR");
     let sdk_dir = match std::env::var_os("ONAIR_LIVEKIT_SDK_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.sdk/livekit-1.2.0"),
+        // Read at run time, not with env!(): a build script binary can be reused by a checkout
+        // elsewhere that shares the target directory (CI clones do), and must not point there.
+        None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("../../.sdk/livekit-1.2.0"),
     };
     let fds_path = sdk_dir.join("livekit_ffi.fds");
     println!("cargo:rerun-if-changed={}", fds_path.display());

@@ -82,7 +82,7 @@ pub enum Outcome {
 /// the sid rules make an old repeat harmless anyway; this only saves work.
 const REMEMBERED_EVENT_IDS: usize = 4096;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Session {
     identity: String,
     since_ms: i64,
@@ -91,13 +91,19 @@ struct Session {
 }
 
 /// The viewers of one stream (one LiveKit room), with the figures its record keeps.
-#[derive(Debug, Clone)]
+///
+/// Serializable so a backend can persist it and carry a live stream's figures across a
+/// restart; remembered event ids are not kept (after a restart the sid rules alone make a
+/// repeated event harmless).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ViewerTally {
     publisher_identity: String,
     present: HashMap<String, Session>,
     /// Sids that left: a `joined` arriving after its own `left` must not bring them back.
     gone: HashSet<String>,
+    #[serde(skip)]
     seen_ids: HashSet<String>,
+    #[serde(skip)]
     seen_order: VecDeque<String>,
     unique: HashSet<String>,
     peak: usize,

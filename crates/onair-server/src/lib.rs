@@ -1,34 +1,38 @@
-//! The OnAir backend as a library: [`app`] builds the router over an [`AppState`]; the
-//! `onair-server` binary parses [`Config`] and serves it. Work in progress (issue 4): streamers
-//! and the publisher token endpoint are here; viewer tokens, rate limiting, webhooks, viewer
-//! counts and stream end follow.
+//! The OnAir backend as a library: [`app`] builds the router over an [`AppState`], [`serve`]
+//! runs it with its background work (reconciliation against LiveKit, limiter upkeep); the
+//! `onair-server` binary parses [`Config`] and calls [`serve`].
 
+pub mod api;
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod live;
+pub mod ratelimit;
+pub mod webhook;
 
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::routing::post;
-use axum::{Json, Router};
-use livekit_api::access_token::{AccessToken, VideoGrants};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use axum::http::Request;
+use axum::routing::{get, post};
+use axum::Router;
+use livekit_api::access_token::TokenVerifier;
+use livekit_api::services::room::RoomClient;
+use livekit_api::webhooks::WebhookReceiver;
 use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use api::PUBLISHER_TOKEN_TTL;
 pub use error::ApiError;
-
-/// How long a publisher token stays valid: it is only needed to connect, and LiveKit hands
-/// the connected client fresh tokens itself.
-pub const PUBLISHER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+use live::Hub;
+use ratelimit::IpLimiter;
 
 /// Server settings, from flags or the environment.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// SQLite database (created if missing).
     #[arg(long, env = "ONAIR_DATABASE_URL", default_value = "sqlite://onair.db")]
@@ -36,6 +40,9 @@ pub struct Config {
     /// The LiveKit URL clients connect to.
     #[arg(long, env = "LIVEKIT_URL", default_value = "ws://127.0.0.1:7880")]
     pub livekit_url: String,
+    /// LiveKit's server API (RoomService); by default the client URL over http(s).
+    #[arg(long, env = "LIVEKIT_API_URL")]
+    pub livekit_api_url: Option<String>,
     #[arg(long, env = "LIVEKIT_API_KEY")]
     pub livekit_api_key: String,
     /// Never leaves the backend.
@@ -44,6 +51,71 @@ pub struct Config {
     /// Secret for hashing streamer API keys; changing it invalidates every key.
     #[arg(long, env = "ONAIR_KEY_SECRET", hide_env_values = true)]
     pub key_secret: String,
+    /// Token requests allowed per client IP per minute, on each token endpoint.
+    #[arg(long, env = "ONAIR_RATE_LIMIT", default_value = "10")]
+    pub rate_limit_per_minute: NonZeroU32,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs).
+    #[arg(long, env = "ONAIR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Seconds between checks of the viewer counts against LiveKit.
+    #[arg(long, env = "ONAIR_RECONCILE_SECS", default_value = "5")]
+    pub reconcile_secs: f64,
+    /// Seconds between heartbeats on idle event streams.
+    #[arg(long, env = "ONAIR_SSE_KEEPALIVE_SECS", default_value = "15")]
+    pub sse_keepalive_secs: f64,
+}
+
+// Secrets stay out of logs and panics.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("livekit_url", &self.livekit_url)
+            .field("livekit_api_key", &self.livekit_api_key)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults for everything but the LiveKit credentials, the key secret and the database.
+    pub fn new(
+        database_url: &str,
+        livekit_url: &str,
+        api_key: &str,
+        api_secret: &str,
+        key_secret: &str,
+    ) -> Self {
+        Self {
+            database_url: database_url.into(),
+            livekit_url: livekit_url.into(),
+            livekit_api_url: None,
+            livekit_api_key: api_key.into(),
+            livekit_api_secret: api_secret.into(),
+            key_secret: key_secret.into(),
+            rate_limit_per_minute: NonZeroU32::new(10).expect("non-zero"),
+            trusted_proxies: Vec::new(),
+            reconcile_secs: 5.0,
+            sse_keepalive_secs: 15.0,
+        }
+    }
+
+    pub fn livekit_api_url(&self) -> String {
+        self.livekit_api_url.clone().unwrap_or_else(|| {
+            self.livekit_url
+                .replacen("ws://", "http://", 1)
+                .replacen("wss://", "https://", 1)
+        })
+    }
+
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.reconcile_secs.clamp(0.1, 3600.0))
+    }
+
+    pub fn sse_keepalive(&self) -> Duration {
+        Duration::from_secs_f64(self.sse_keepalive_secs.clamp(0.1, 3600.0))
+    }
 }
 
 /// Everything a request handler needs.
@@ -51,13 +123,82 @@ pub struct Config {
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: SqlitePool,
+    pub hub: Arc<Hub>,
+    pub publisher_limiter: Arc<IpLimiter>,
+    pub viewer_limiter: Arc<IpLimiter>,
+    pub webhooks: Arc<WebhookReceiver>,
+    /// Cancelled to stop: ends event streams and background work.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: SqlitePool) -> Self {
+        let livekit = RoomClient::with_api_key(
+            &config.livekit_api_url(),
+            &config.livekit_api_key,
+            &config.livekit_api_secret,
+        )
+        .with_request_timeout(Duration::from_secs(5));
+        let limiter = || {
+            Arc::new(IpLimiter::new(
+                config.rate_limit_per_minute,
+                config.trusted_proxies.clone(),
+            ))
+        };
+        Self {
+            hub: Arc::new(Hub::new(db.clone(), livekit)),
+            publisher_limiter: limiter(),
+            viewer_limiter: limiter(),
+            webhooks: Arc::new(WebhookReceiver::new(TokenVerifier::with_api_key(
+                &config.livekit_api_key,
+                &config.livekit_api_secret,
+            ))),
+            config: Arc::new(config),
+            db,
+            shutdown: CancellationToken::new(),
+        }
+    }
 }
 
 /// The HTTP API.
 pub fn app(state: AppState) -> Router {
+    let publisher_token = Router::new()
+        .route("/api/streams/token", post(api::publisher_token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.publisher_limiter.clone(),
+            ratelimit::limit,
+        ));
+    let viewer_token = Router::new()
+        .route(
+            "/api/streams/{username}/viewer-token",
+            post(api::viewer_token),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.viewer_limiter.clone(),
+            ratelimit::limit,
+        ));
     Router::new()
-        .route("/api/streams/token", post(publisher_token))
-        .layer(TraceLayer::new_for_http())
+        .merge(publisher_token)
+        .merge(viewer_token)
+        .route("/api/streams/end", post(api::end_stream))
+        .route("/api/streams/{username}/viewers", get(api::viewers))
+        .route("/api/streams/{username}/viewers/events", get(api::viewer_events))
+        .route("/api/streams/{username}/history", get(api::history))
+        .route("/api/livekit/webhook", post(api::livekit_webhook))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/health", get(api::health))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
@@ -71,90 +212,56 @@ pub fn publisher_identity(username: &str) -> String {
     format!("creator-{username}")
 }
 
-#[derive(Debug, Deserialize)]
-struct TokenRequest {
-    title: String,
-    #[serde(default)]
-    ppv_price: Option<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenResponse {
-    pub url: String,
-    pub token: String,
-    pub room: String,
-    pub identity: String,
-    /// Unix seconds.
-    pub expires_at: u64,
-    pub stream_id: i64,
-}
-
-async fn publisher_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let streamer = authenticate(&state, &headers).await?;
-    let request: TokenRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
-    let title = onair_core::validate::title(&request.title)?;
-    let price = match &request.ppv_price {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(onair_core::validate::price_cents(&n.to_string())?),
-        Some(Value::String(s)) => Some(onair_core::validate::price_cents(s)?),
-        Some(other) => Some(onair_core::validate::price_cents(&other.to_string())?),
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let stream_id = db::create_stream(
-        &state.db,
-        streamer.id,
-        &title,
-        price,
-        now.as_millis() as i64,
+/// Serves the API on `listener` until `state.shutdown` is cancelled: restores what was on
+/// air, reconciles with LiveKit at once and then every interval, and keeps the rate
+/// limiters' memory bounded.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    let restored = state.hub.restore().await?;
+    if restored > 0 {
+        tracing::info!(streams = restored, "restored streams that were on air");
+    }
+    let background = tokio_util::task::TaskTracker::new();
+    background.spawn(reconcile_loop(state.clone()));
+    background.spawn(limiter_upkeep(state.clone()));
+    background.close();
+    let shutdown = state.shutdown.clone();
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
-    let room = room_name(&streamer.username);
-    let identity = publisher_identity(&streamer.username);
-    // Least privilege: the creator can publish media to their own room and nothing else.
-    let token = AccessToken::with_api_key(
-        &state.config.livekit_api_key,
-        &state.config.livekit_api_secret,
-    )
-    .with_identity(&identity)
-    .with_name(&streamer.username)
-    .with_ttl(PUBLISHER_TOKEN_TTL)
-    .with_grants(VideoGrants {
-        room_join: true,
-        room: room.clone(),
-        can_publish: Some(true),
-        can_subscribe: Some(false),
-        can_publish_data: Some(false),
-        ..Default::default()
-    })
-    .to_jwt()
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(Json(TokenResponse {
-        url: state.config.livekit_url.clone(),
-        token,
-        room,
-        identity,
-        expires_at: (now + PUBLISHER_TOKEN_TTL).as_secs(),
-        stream_id,
-    }))
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await;
+    shutdown.cancel();
+    background.wait().await;
+    Ok(result?)
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<db::Streamer, ApiError> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
-    let hash = keys::hash(state.config.key_secret.as_bytes(), key);
-    db::streamer_by_key_hash(&state.db, &hash)
-        .await?
-        .ok_or(ApiError::Unauthorized)
+async fn reconcile_loop(state: AppState) {
+    let mut every = tokio::time::interval(state.config.reconcile_interval());
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let pass = state.hub.reconcile_all();
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            result = pass => if let Err(err) = result {
+                tracing::warn!(error = %err, "reconciliation with LiveKit failed; counts may be stale until the next pass");
+            }
+        }
+    }
+}
+
+async fn limiter_upkeep(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let remembered = state.publisher_limiter.evict_idle() + state.viewer_limiter.evict_idle();
+        tracing::debug!(remembered, "rate limiter upkeep");
+    }
 }

@@ -1,12 +1,11 @@
 //! `onair-server`: serve the API, or manage streamers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use onair_server::{app, db, keys, AppState, Config};
+use onair_server::{db, keys, serve, AppState, Config};
 
 #[derive(Debug, Parser)]
 #[command(name = "onair-server", version, about = "The OnAir backend")]
@@ -55,18 +54,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {bind} (in use? pass --bind)"))?;
             tracing::info!(%bind, "serving the OnAir API");
-            let state = AppState {
-                config: Arc::new(cli.config),
-                db: pool,
-            };
-            axum::serve(
-                listener,
-                app(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+            let state = AppState::new(cli.config, pool);
+            let shutdown = state.shutdown.clone();
+            tokio::spawn(async move {
+                stop_signal().await;
+                tracing::info!("stopping");
+                shutdown.cancel();
+            });
+            serve(listener, state).await?;
         }
         Command::Streamer(StreamerCommand::Add { username }) => {
             let username =
@@ -85,4 +80,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

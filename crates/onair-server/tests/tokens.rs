@@ -1,7 +1,5 @@
 //! The publisher token endpoint and streamer management, over a real SQLite file.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -29,18 +27,9 @@ async fn fixture() -> Fixture {
         .await
         .unwrap()
         .unwrap();
-    let config = Config {
-        database_url: url,
-        livekit_url: "ws://127.0.0.1:7880".into(),
-        livekit_api_key: LK_KEY.into(),
-        livekit_api_secret: LK_SECRET.into(),
-        key_secret: KEY_SECRET.into(),
-    };
+    let config = Config::new(&url, "ws://127.0.0.1:7880", LK_KEY, LK_SECRET, KEY_SECRET);
     Fixture {
-        state: AppState {
-            config: Arc::new(config),
-            db: pool,
-        },
+        state: AppState::new(config, pool),
         key,
         _dir: dir,
     }

@@ -1,0 +1,442 @@
+//! The HTTP handlers and the OpenAPI document generated from them.
+
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_stream::wrappers::WatchStream;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::db::{self, StreamRecord};
+use crate::error::ErrorBody;
+use crate::live::ViewerCount;
+use crate::webhook::{self, Action};
+use crate::{keys, publisher_identity, room_name, ApiError, AppState};
+
+/// How long a publisher token stays valid: it is only needed to connect, and LiveKit hands
+/// the connected client fresh tokens itself.
+pub const PUBLISHER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// Same for viewers.
+pub const VIEWER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
+    paths(publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
+    components(schemas(TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
+    modifiers(&ApiKeyAuth),
+    tags((name = "streams", description = "Going live and watching"), (name = "livekit", description = "Called by livekit-server"))
+)]
+pub struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/api/health", tag = "streams", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { ok: true })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// 1–100 characters after trimming, no control characters.
+    #[schema(example = "Friday jam")]
+    pub title: String,
+    /// Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
+    /// string); absent or null for a free stream.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 4.99)]
+    pub ppv_price: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The LiveKit server to connect to.
+    pub url: String,
+    pub token: String,
+    pub room: String,
+    pub identity: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    pub stream_id: i64,
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A publisher token for the streamer's own room (can publish, cannot subscribe).
+#[utoipa::path(
+    post, path = "/api/streams/token", tag = "streams",
+    request_body(content = TokenRequest, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = TokenResponse, description = "The token; the stream is live once the creator connects"),
+        (status = 400, body = ErrorBody, description = "A field is invalid (`field` says which) or the body is not JSON"),
+        (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
+        (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
+    )
+)]
+pub async fn publisher_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let streamer = authenticate(&state, &headers).await?;
+    let request: TokenRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be JSON like {{\"title\": \"…\", \"ppv_price\": 4.99}}: {e}"
+        ))
+    })?;
+    let title = onair_core::validate::title(&request.title)?;
+    let price = match &request.ppv_price {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(onair_core::validate::price_cents(s)?),
+        Some(other) => Some(onair_core::validate::price_cents(&other.to_string())?),
+    };
+    let now = unix_now();
+    let stream_id = db::create_stream(
+        &state.db,
+        streamer.id,
+        &title,
+        price,
+        now.as_millis() as i64,
+    )
+    .await?;
+    let room = room_name(&streamer.username);
+    let identity = publisher_identity(&streamer.username);
+    // Least privilege: the creator can publish media to their own room and nothing else.
+    let token = mint(
+        &state,
+        &identity,
+        &streamer.username,
+        PUBLISHER_TOKEN_TTL,
+        VideoGrants {
+            room_join: true,
+            room: room.clone(),
+            can_publish: Some(true),
+            can_subscribe: Some(false),
+            can_publish_data: Some(false),
+            ..Default::default()
+        },
+    )?;
+    Ok(Json(TokenResponse {
+        url: state.config.livekit_url.clone(),
+        token,
+        room,
+        identity,
+        expires_at: (now + PUBLISHER_TOKEN_TTL).as_secs(),
+        stream_id,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ViewerTokenResponse {
+    pub url: String,
+    pub token: String,
+    pub room: String,
+    /// A fresh identity for this viewer.
+    pub identity: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// A subscribe-only token for watching a streamer who is live.
+#[utoipa::path(
+    post, path = "/api/streams/{username}/viewer-token", tag = "streams",
+    params(("username" = String, Path, description = "The streamer")),
+    responses(
+        (status = 200, body = ViewerTokenResponse),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+        (status = 409, body = ErrorBody, description = "`offline`: the streamer is not live"),
+        (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
+    )
+)]
+pub async fn viewer_token(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Json<ViewerTokenResponse>, ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    if !state.hub.is_live(&streamer.username).await {
+        return Err(ApiError::Conflict(
+            "offline",
+            format!("{} is not live right now", streamer.username),
+        ));
+    }
+    let mut suffix = [0u8; 8];
+    rand::rng().fill_bytes(&mut suffix);
+    let identity = format!("viewer-{}", hex::encode(suffix));
+    let room = room_name(&streamer.username);
+    let now = unix_now();
+    let token = mint(
+        &state,
+        &identity,
+        "viewer",
+        VIEWER_TOKEN_TTL,
+        VideoGrants {
+            room_join: true,
+            room: room.clone(),
+            can_publish: Some(false),
+            can_subscribe: Some(true),
+            can_publish_data: Some(false),
+            ..Default::default()
+        },
+    )?;
+    Ok(Json(ViewerTokenResponse {
+        url: state.config.livekit_url.clone(),
+        token,
+        room,
+        identity,
+        expires_at: (now + VIEWER_TOKEN_TTL).as_secs(),
+    }))
+}
+
+fn mint(
+    state: &AppState,
+    identity: &str,
+    name: &str,
+    ttl: Duration,
+    grants: VideoGrants,
+) -> Result<String, ApiError> {
+    AccessToken::with_api_key(
+        &state.config.livekit_api_key,
+        &state.config.livekit_api_secret,
+    )
+    .with_identity(identity)
+    .with_name(name)
+    .with_ttl(ttl)
+    .with_grants(grants)
+    .to_jwt()
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndResponse {
+    /// The record of the stream that was on air, closed; absent if none was.
+    pub stream: Option<StreamRecord>,
+    /// Whether a LiveKit room was deleted (its viewers disconnected).
+    pub room_deleted: bool,
+}
+
+/// Ends the streamer's broadcast: closes the record and deletes the LiveKit room so viewers
+/// see the end at once. Safe to call twice.
+#[utoipa::path(
+    post, path = "/api/streams/end", tag = "streams",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = EndResponse),
+        (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
+    )
+)]
+pub async fn end_stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<EndResponse>, ApiError> {
+    let streamer = authenticate(&state, &headers).await?;
+    let name = room_name(&streamer.username);
+    let stream = state.hub.end(&name, "ended_by_creator").await?;
+    db::close_pending(
+        &state.db,
+        streamer.id,
+        crate::live::now_ms(),
+        "ended_before_going_live",
+    )
+    .await?;
+    let room_deleted = state.hub.delete_room(&name).await;
+    Ok(Json(EndResponse {
+        stream,
+        room_deleted,
+    }))
+}
+
+/// The streamer's live viewer count.
+#[utoipa::path(
+    get, path = "/api/streams/{username}/viewers", tag = "streams",
+    params(("username" = String, Path, description = "The streamer")),
+    responses(
+        (status = 200, body = ViewerCount),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+    )
+)]
+pub async fn viewers(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Json<ViewerCount>, ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    Ok(Json(state.hub.room(&streamer.username).count()))
+}
+
+/// Server-sent events: a `viewers` event with the count at once and on every change, and a
+/// comment line as a heartbeat while nothing changes.
+#[utoipa::path(
+    get, path = "/api/streams/{username}/viewers/events", tag = "streams",
+    params(("username" = String, Path, description = "The streamer")),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String, description = "`event: viewers` with a ViewerCount as data"),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+    )
+)]
+pub async fn viewer_events(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    let counts = WatchStream::new(state.hub.room(&streamer.username).subscribe());
+    let stream = counts
+        .map(|count| {
+            Ok(Event::default()
+                .event("viewers")
+                .json_data(count)
+                .unwrap_or_default())
+        })
+        // Ends the response on shutdown so a graceful stop does not wait for subscribers.
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(state.config.sse_keepalive())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// At most this many streams (1–100, default 20).
+    pub limit: Option<i64>,
+}
+
+/// Past broadcasts, newest first, with their figures.
+#[utoipa::path(
+    get, path = "/api/streams/{username}/history", tag = "streams",
+    params(("username" = String, Path, description = "The streamer"), HistoryQuery),
+    responses(
+        (status = 200, body = Vec<StreamRecord>),
+        (status = 400, body = ErrorBody, description = "Malformed username or limit"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Vec<StreamRecord>>, ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 100".into(),
+        ));
+    }
+    Ok(Json(db::history(&state.db, streamer.id, limit).await?))
+}
+
+/// LiveKit's webhooks, verified on the raw body with the `Authorization` JWT.
+#[utoipa::path(
+    post, path = "/api/livekit/webhook", tag = "livekit",
+    request_body(content = String, content_type = "application/webhook+json"),
+    responses(
+        (status = 200, body = Health, description = "Accepted"),
+        (status = 400, body = ErrorBody, description = "Signed, but not a webhook event"),
+        (status = 401, body = ErrorBody, description = "Missing, forged, tampered or expired signature"),
+    )
+)]
+pub async fn livekit_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Health>, ApiError> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+        .ok_or(ApiError::BadSignature)?;
+    let body = std::str::from_utf8(&body).map_err(|_| ApiError::BadSignature)?;
+    let event = state
+        .webhooks
+        .receive(body, auth)
+        .map_err(|err| match err {
+            livekit_api::webhooks::WebhookError::InvalidData(e) => {
+                ApiError::BadRequest(format!("not a LiveKit webhook event: {e}"))
+            }
+            other => {
+                tracing::warn!(error = %other, "refused a webhook");
+                ApiError::BadSignature
+            }
+        })?;
+    tracing::debug!(event = event.event, id = event.id, "webhook");
+    let hub = &state.hub;
+    match webhook::classify(&event, publisher_identity) {
+        Action::PublisherJoined { room } => hub.go_live(&room).await?,
+        Action::PublisherLeft { room, reason } => {
+            if hub.end(&room, &reason).await?.is_some() {
+                hub.delete_room(&room).await;
+            }
+        }
+        Action::RoomFinished { room } => {
+            hub.end(&room, "room_finished").await?;
+        }
+        Action::Participant { room, event } => {
+            hub.apply(&room, &event).await?;
+        }
+        Action::PublisherTracks { room, delta } => hub.publisher_tracks(&room, delta).await,
+        Action::Ignore => {}
+    }
+    Ok(Json(Health { ok: true }))
+}
+
+async fn streamer_at(
+    state: &AppState,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<db::Streamer, ApiError> {
+    let Path(username) = username.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let username = onair_core::validate::username(&username)?;
+    db::streamer_by_username(&state.db, username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no streamer {username:?}")))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<db::Streamer, ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    let hash = keys::hash(state.config.key_secret.as_bytes(), key);
+    db::streamer_by_key_hash(&state.db, &hash)
+        .await?
+        .ok_or(ApiError::Unauthorized)
+}

@@ -1,0 +1,391 @@
+//! What is on air now: per streamer room, the live stream and its viewer tally, pushed to
+//! subscribers on every change. Webhooks drive it; a reconciliation pass against LiveKit's
+//! `ListRooms`/`ListParticipants` corrects whatever webhooks missed (lost, or sent while
+//! this server was down).
+//!
+//! Each room's state sits behind its own async mutex so go-live, counting and end never
+//! interleave for one room; the count is pushed before the database write so subscribers
+//! see a change as soon as it is known.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use livekit_api::services::room::RoomClient;
+use livekit_protocol as proto;
+use onair_core::viewers::{Outcome, ParticipantEvent, ViewerTally};
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+
+use crate::db::{self, Figures, StreamRecord};
+use crate::{publisher_identity, webhook};
+
+/// The count every subscriber sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ViewerCount {
+    /// Whether the creator is on air.
+    pub live: bool,
+    /// Viewers watching now (distinct identities; the creator never counts).
+    pub viewers: u32,
+    /// Most viewers at once during the current (or, once ended, the last) stream.
+    pub peak: u32,
+    /// When the server last confirmed the count (a webhook or a check against LiveKit), Unix
+    /// milliseconds; absent until the first confirmation.
+    pub confirmed_at: Option<i64>,
+    /// The stream on air, or the one that just ended.
+    pub stream_id: Option<i64>,
+    /// Tracks the creator publishes (0 while joining, 2 with camera and mic).
+    pub publisher_tracks: u32,
+}
+
+impl ViewerCount {
+    fn offline() -> Self {
+        Self {
+            live: false,
+            viewers: 0,
+            peak: 0,
+            confirmed_at: None,
+            stream_id: None,
+            publisher_tracks: 0,
+        }
+    }
+}
+
+struct Live {
+    stream_id: i64,
+    started_at_ms: i64,
+    tally: ViewerTally,
+    version: i64,
+    tracks: i32,
+}
+
+impl Live {
+    fn count(&self, confirmed_at: Option<i64>) -> ViewerCount {
+        ViewerCount {
+            live: true,
+            viewers: self.tally.viewers() as u32,
+            peak: self.tally.peak() as u32,
+            confirmed_at,
+            stream_id: Some(self.stream_id),
+            publisher_tracks: self.tracks.max(0) as u32,
+        }
+    }
+
+    fn figures(&self, now_ms: i64) -> Figures {
+        Figures {
+            peak: self.tally.peak() as i64,
+            unique: self.tally.unique_viewers() as i64,
+            watch_time_ms: self.tally.watch_time_ms(now_ms),
+            tally: serde_json::to_string(&self.tally).unwrap_or_default(),
+            version: self.version,
+        }
+    }
+}
+
+/// One streamer's room.
+pub struct Room {
+    name: String,
+    counts: watch::Sender<ViewerCount>,
+    live: tokio::sync::Mutex<Option<Live>>,
+}
+
+impl Room {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            counts: watch::Sender::new(ViewerCount::offline()),
+            live: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn count(&self) -> ViewerCount {
+        self.counts.borrow().clone()
+    }
+
+    /// A receiver that sees the current count at once and every change after it.
+    pub fn subscribe(&self) -> watch::Receiver<ViewerCount> {
+        self.counts.subscribe()
+    }
+
+    /// Open event-stream subscriptions.
+    pub fn subscribers(&self) -> usize {
+        self.counts.receiver_count()
+    }
+
+    fn push(&self, count: ViewerCount) {
+        self.counts.send_replace(count);
+    }
+}
+
+/// All rooms, the database and LiveKit's RoomService.
+pub struct Hub {
+    rooms: parking_lot::Mutex<HashMap<String, Arc<Room>>>,
+    db: SqlitePool,
+    livekit: RoomClient,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Hub {
+    pub fn new(db: SqlitePool, livekit: RoomClient) -> Self {
+        Self {
+            rooms: parking_lot::Mutex::new(HashMap::new()),
+            db,
+            livekit,
+        }
+    }
+
+    /// The room of `name`, made on first use. Callers check that the streamer exists (or
+    /// hold a verified webhook about it), so the map is bounded by the streamers.
+    pub fn room(&self, name: &str) -> Arc<Room> {
+        self.rooms
+            .lock()
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Room::new(name)))
+            .clone()
+    }
+
+    /// Total open event-stream subscriptions.
+    pub fn subscribers(&self) -> usize {
+        self.rooms.lock().values().map(|r| r.subscribers()).sum()
+    }
+
+    /// Brings back what was on air when the server stopped (figures included); the first
+    /// reconciliation then confirms or corrects it.
+    pub async fn restore(&self) -> anyhow::Result<usize> {
+        let rows = db::live_streams(&self.db).await?;
+        let restored = rows.len();
+        for row in rows {
+            let tally = row
+                .tally
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_else(|| ViewerTally::new(publisher_identity(&row.username)));
+            let room = self.room(&row.username);
+            let live = Live {
+                stream_id: row.id,
+                started_at_ms: row.started_at,
+                tally,
+                version: row.tally_version,
+                tracks: 0,
+            };
+            room.push(live.count(None));
+            *room.live.lock().await = Some(live);
+        }
+        Ok(restored)
+    }
+
+    /// The creator's publisher became active in `name`.
+    pub async fn go_live(self: &Arc<Self>, name: &str) -> anyhow::Result<()> {
+        let Some(streamer) = db::streamer_by_username(&self.db, name).await? else {
+            tracing::warn!(
+                room = name,
+                "a publisher joined a room that is no streamer's"
+            );
+            return Ok(());
+        };
+        let room = self.room(name);
+        let mut live = room.live.lock().await;
+        if live.is_some() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let stream_id = db::start_stream(&self.db, streamer.id, now).await?;
+        let state = Live {
+            stream_id,
+            started_at_ms: now,
+            tally: ViewerTally::new(publisher_identity(name)),
+            version: 0,
+            tracks: 0,
+        };
+        room.push(state.count(Some(now)));
+        *live = Some(state);
+        drop(live);
+        tracing::info!(room = name, stream_id, "on air");
+        // Viewers who joined before the creator were not counted by their webhooks.
+        let hub = Arc::clone(self);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = hub.reconcile_room(&name).await {
+                tracing::warn!(room = name, error = %err, "checking viewers after go-live failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// A viewer-or-not participant event for `name`.
+    pub async fn apply(&self, name: &str, event: &ParticipantEvent) -> anyhow::Result<Outcome> {
+        let room = self.room(name);
+        let mut guard = room.live.lock().await;
+        let Some(live) = guard.as_mut() else {
+            // Not on air: nothing to attribute it to. Go-live reconciles what is present.
+            return Ok(Outcome::NotAViewer);
+        };
+        let now = now_ms();
+        let outcome = live.tally.apply(event, now);
+        if matches!(outcome, Outcome::Changed(_) | Outcome::Unchanged) {
+            live.version += 1;
+            room.push(live.count(Some(now)));
+            let (id, figures) = (live.stream_id, live.figures(now));
+            drop(guard);
+            db::save_figures(&self.db, id, &figures).await?;
+        }
+        Ok(outcome)
+    }
+
+    pub async fn publisher_tracks(&self, name: &str, delta: i32) {
+        let room = self.room(name);
+        let mut guard = room.live.lock().await;
+        if let Some(live) = guard.as_mut() {
+            live.tracks = (live.tracks + delta).max(0);
+            let confirmed = room.count().confirmed_at;
+            room.push(live.count(confirmed));
+        }
+    }
+
+    /// Ends what is on air in `name` (idempotent): closes the record with its figures and
+    /// tells subscribers. Returns the closed record, or `None` if nothing was on air.
+    pub async fn end(&self, name: &str, reason: &str) -> anyhow::Result<Option<StreamRecord>> {
+        let room = self.room(name);
+        let mut guard = room.live.lock().await;
+        let Some(mut live) = guard.take() else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        live.tally.end_all(now);
+        live.version += 1;
+        let figures = live.figures(now);
+        room.push(ViewerCount {
+            live: false,
+            viewers: 0,
+            peak: figures.peak as u32,
+            confirmed_at: Some(now),
+            stream_id: Some(live.stream_id),
+            publisher_tracks: 0,
+        });
+        db::end_stream(&self.db, live.stream_id, &figures, now, reason).await?;
+        drop(guard);
+        tracing::info!(
+            room = name,
+            stream_id = live.stream_id,
+            reason,
+            peak = figures.peak,
+            unique = figures.unique,
+            watch_time_ms = figures.watch_time_ms,
+            "stream ended"
+        );
+        Ok(db::stream(&self.db, live.stream_id).await?)
+    }
+
+    /// Deletes the LiveKit room so every viewer is disconnected at once; true if it existed.
+    pub async fn delete_room(&self, name: &str) -> bool {
+        match self.livekit.delete_room(name).await {
+            Ok(()) => true,
+            Err(err) => {
+                // Deleting a room that is already gone is the common case after a timeout.
+                tracing::debug!(room = name, error = %err, "delete_room");
+                false
+            }
+        }
+    }
+
+    /// Whether `name` is on air.
+    pub async fn is_live(&self, name: &str) -> bool {
+        self.room(name).live.lock().await.is_some()
+    }
+
+    /// Checks one live room against `ListParticipants`: corrects the count, confirms it, and
+    /// ends the stream if the creator is no longer there.
+    pub async fn reconcile_room(&self, name: &str) -> anyhow::Result<()> {
+        let requested_at = now_ms();
+        let listed = self.livekit.list_participants(name).await?;
+        let publisher = publisher_identity(name);
+        let room = self.room(name);
+        let mut guard = room.live.lock().await;
+        let Some(live) = guard.as_mut() else {
+            return Ok(());
+        };
+        if live.started_at_ms < requested_at && !listed.iter().any(|p| p.identity == publisher) {
+            drop(guard);
+            self.end(name, "publisher_gone").await?;
+            self.delete_room(name).await;
+            return Ok(());
+        }
+        let snapshot: Vec<_> = listed.iter().map(webhook::from_proto).collect();
+        let now = now_ms();
+        let outcome = live.tally.reconcile(&snapshot, requested_at, now);
+        live.tracks = listed
+            .iter()
+            .find(|p| p.identity == publisher)
+            .map_or(live.tracks, |p| p.tracks.len() as i32);
+        if let Outcome::Changed(n) = outcome {
+            tracing::info!(
+                room = name,
+                viewers = n,
+                "reconciliation corrected the count"
+            );
+        }
+        live.version += 1;
+        room.push(live.count(Some(now)));
+        let (id, figures) = (live.stream_id, live.figures(now));
+        drop(guard);
+        db::save_figures(&self.db, id, &figures).await?;
+        Ok(())
+    }
+
+    /// One reconciliation pass over every room LiveKit has and every room we think is live.
+    pub async fn reconcile_all(self: &Arc<Self>) -> anyhow::Result<()> {
+        let requested_at = now_ms();
+        let rooms: HashSet<String> = self
+            .livekit
+            .list_rooms(vec![])
+            .await?
+            .into_iter()
+            .map(|r: proto::Room| r.name)
+            .collect();
+        let known: Vec<Arc<Room>> = self.rooms.lock().values().cloned().collect();
+        let mut live_names = HashSet::new();
+        for room in known {
+            let started = room.live.lock().await.as_ref().map(|l| l.started_at_ms);
+            let Some(started_at) = started else { continue };
+            live_names.insert(room.name.clone());
+            let result = if rooms.contains(&room.name) {
+                self.reconcile_room(&room.name).await
+            } else if started_at < requested_at {
+                // The room closed while its webhooks were lost.
+                self.end(&room.name, "room_gone").await.map(|_| ())
+            } else {
+                Ok(())
+            };
+            if let Err(err) = result {
+                tracing::warn!(room = room.name, error = %err, "reconciling a room failed");
+            }
+        }
+        // A creator on air whose participant_joined we never saw.
+        for name in rooms.difference(&live_names) {
+            if onair_core::validate::username(name).is_err() {
+                continue;
+            }
+            let publisher = publisher_identity(name);
+            let listed = self.livekit.list_participants(name).await?;
+            let active = proto::participant_info::State::Active as i32;
+            if listed
+                .iter()
+                .any(|p| p.identity == publisher && p.state == active)
+            {
+                tracing::info!(
+                    room = name,
+                    "found a creator on air that no webhook announced"
+                );
+                self.go_live(name).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,400 @@
+//! The OnAir backend in-process for end-to-end tests: started on a chosen port over a SQLite
+//! file, stopped and restarted on the same port and database; an HTTP client for its API,
+//! an event-stream reader, and a webhook tap that records what livekit-server sends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use eventsource_stream::Eventsource;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use onair_server::api::{TokenResponse, ViewerTokenResponse};
+use onair_server::live::ViewerCount;
+use onair_server::{db, keys, AppState, Config};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::harness::{self, API_KEY, API_SECRET};
+
+pub const KEY_SECRET: &str = "onair-e2e-key-secret";
+
+/// The backend, serving on `127.0.0.1:port`.
+pub struct Backend {
+    pub port: u16,
+    pub db_url: String,
+    livekit_url: String,
+    state: Option<AppState>,
+    task: Option<JoinHandle<Result<()>>>,
+    http: reqwest::Client,
+}
+
+impl Backend {
+    /// Starts on `port` over `db_url`, talking to the LiveKit server at `livekit_url`.
+    pub async fn start(
+        livekit_url: &str,
+        port: u16,
+        db_url: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<Self> {
+        let mut backend = Self {
+            port,
+            db_url: db_url.to_owned(),
+            livekit_url: livekit_url.to_owned(),
+            state: None,
+            task: None,
+            http: reqwest::Client::new(),
+        };
+        backend.run(tweak).await?;
+        Ok(backend)
+    }
+
+    async fn run(&mut self, tweak: impl FnOnce(&mut Config)) -> Result<()> {
+        let mut config = Config::new(
+            &self.db_url,
+            &self.livekit_url,
+            API_KEY,
+            API_SECRET,
+            KEY_SECRET,
+        );
+        tweak(&mut config);
+        let pool = db::open(&self.db_url).await?;
+        let state = AppState::new(config, pool);
+        let port = self.port;
+        // The port of a backend just stopped may take a moment to be free again.
+        let listener = harness::retry_for(
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            || async move {
+                tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .context("bind the backend's port")
+            },
+        )
+        .await?;
+        self.task = Some(tokio::spawn(onair_server::serve(listener, state.clone())));
+        self.state = Some(state);
+        Ok(())
+    }
+
+    /// Stops serving (like a process exit: in-memory state is gone, the database stays).
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(state) = self.state.take() {
+            state.shutdown.cancel();
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .context("the backend did not stop within 10 s")???;
+        }
+        Ok(())
+    }
+
+    /// Starts again on the same port and database.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.run(|_| {}).await
+    }
+
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn webhook_url(&self) -> String {
+        self.url("/api/livekit/webhook")
+    }
+
+    /// Creates a streamer and returns its API key.
+    pub async fn add_streamer(&self, username: &str) -> Result<String> {
+        let key = keys::generate();
+        db::add_streamer(
+            &self.state().db,
+            username,
+            &keys::hash(KEY_SECRET.as_bytes(), &key),
+            0,
+        )
+        .await?
+        .context("username taken")?;
+        Ok(key)
+    }
+
+    pub async fn publisher_token(&self, key: &str, title: &str) -> Result<TokenResponse> {
+        let response = self
+            .http
+            .post(self.url("/api/streams/token"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({ "title": title }))
+            .send()
+            .await?;
+        ok_json(response).await
+    }
+
+    pub async fn viewer_token(&self, username: &str) -> Result<ViewerTokenResponse> {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/streams/{username}/viewer-token")))
+            .send()
+            .await?;
+        ok_json(response).await
+    }
+
+    pub async fn count(&self, username: &str) -> Result<ViewerCount> {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/streams/{username}/viewers")))
+            .send()
+            .await?;
+        ok_json(response).await
+    }
+
+    pub async fn end(&self, key: &str) -> Result<Value> {
+        let response = self
+            .http
+            .post(self.url("/api/streams/end"))
+            .bearer_auth(key)
+            .send()
+            .await?;
+        ok_json(response).await
+    }
+
+    pub async fn history(&self, username: &str) -> Result<Vec<db::StreamRecord>> {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/streams/{username}/history")))
+            .send()
+            .await?;
+        ok_json(response).await
+    }
+
+    /// Subscribes to the viewer-count event stream.
+    pub async fn events(&self, username: &str) -> Result<CountEvents> {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/streams/{username}/viewers/events")))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(CountEvents {
+            events: response.bytes_stream().eventsource().boxed(),
+            seen: Vec::new(),
+        })
+    }
+
+    /// Waits until the backend's count satisfies `pred`.
+    pub async fn wait_count(
+        &self,
+        username: &str,
+        limit: Duration,
+        pred: impl Fn(&ViewerCount) -> bool,
+    ) -> Result<ViewerCount> {
+        harness::retry_for(limit, Duration::from_millis(50), || async {
+            let count = self.count(username).await?;
+            if pred(&count) {
+                Ok(count)
+            } else {
+                bail!("count is {count:?}")
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some(state) = &self.state {
+            state.shutdown.cancel();
+        }
+    }
+}
+
+async fn ok_json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        bail!("{status}: {body}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("parse {body}"))
+}
+
+/// A subscriber to `/viewers/events`.
+pub struct CountEvents {
+    events: BoxStream<
+        'static,
+        Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+    >,
+    /// Every count received, in order.
+    pub seen: Vec<ViewerCount>,
+}
+
+impl CountEvents {
+    /// Waits until the current count (the last received) satisfies `pred`.
+    pub async fn wait(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&ViewerCount) -> bool,
+    ) -> Result<ViewerCount> {
+        if let Some(c) = self.seen.last().filter(|c| pred(c)) {
+            return Ok(c.clone());
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.next()).await {
+                Ok(Some(Ok(event))) if event.event == "viewers" => {
+                    let count: ViewerCount = serde_json::from_str(&event.data)?;
+                    self.seen.push(count.clone());
+                    if pred(&count) {
+                        return Ok(count);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(err))) => bail!("event stream failed: {err}"),
+                Ok(None) => bail!("event stream ended; seen {:?}", self.seen),
+                Err(_) => bail!("no matching count within {limit:?}; seen {:?}", self.seen),
+            }
+        }
+    }
+
+    /// The live viewer counts seen, repeats collapsed: what a creator watching would see.
+    pub fn live_counts(&self) -> Vec<u32> {
+        let mut counts: Vec<u32> = self
+            .seen
+            .iter()
+            .filter(|c| c.live)
+            .map(|c| c.viewers)
+            .collect();
+        counts.dedup();
+        counts
+    }
+}
+
+/// One webhook as livekit-server sent it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: String,
+    pub authorization: String,
+    pub event: Value,
+}
+
+/// Sits between livekit-server and the backend: forwards every webhook and keeps a copy;
+/// while `drop_all` is set it answers 200 and forwards nothing (webhooks lost).
+pub struct WebhookTap {
+    pub port: u16,
+    pub recorded: Arc<Mutex<Vec<Recorded>>>,
+    pub drop_all: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct TapState {
+    target: String,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    drop_all: Arc<AtomicBool>,
+    http: reqwest::Client,
+}
+
+impl WebhookTap {
+    pub async fn start(target: String) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let drop_all = Arc::new(AtomicBool::new(false));
+        let state = TapState {
+            target,
+            recorded: recorded.clone(),
+            drop_all: drop_all.clone(),
+            http: reqwest::Client::new(),
+        };
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(forward))
+            .with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        Ok(Self {
+            port,
+            recorded,
+            drop_all,
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// The recorded webhooks matching `pred`.
+    pub fn find(&self, pred: impl Fn(&Value) -> bool) -> Vec<Recorded> {
+        self.recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| pred(&r.event))
+            .cloned()
+            .collect()
+    }
+
+    pub fn set_dropping(&self, on: bool) {
+        self.drop_all.store(on, Ordering::SeqCst);
+    }
+}
+
+impl Drop for WebhookTap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward(State(tap): State<TapState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    tap.recorded.lock().unwrap().push(Recorded {
+        event: serde_json::from_str(&text).unwrap_or(Value::Null),
+        body: text,
+        authorization: authorization.clone(),
+    });
+    if tap.drop_all.load(Ordering::SeqCst) {
+        return StatusCode::OK;
+    }
+    match tap
+        .http
+        .post(&tap.target)
+        .header("authorization", authorization)
+        .header("content-type", "application/webhook+json")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) => r.status(),
+        Err(_) => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// Posts a webhook body with the given authorization header straight to the backend.
+pub async fn post_webhook(backend: &Backend, body: &str, authorization: &str) -> Result<u16> {
+    let response = reqwest::Client::new()
+        .post(backend.webhook_url())
+        .header("authorization", authorization)
+        .header("content-type", "application/webhook+json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
