@@ -524,4 +524,20 @@ mod tests {
         assert_eq!(t.seen_ids.len(), REMEMBERED_EVENT_IDS);
         assert!(t.remember("e0"), "the oldest id was forgotten");
     }
+
+    #[test]
+    fn a_tally_restored_from_its_saved_form_keeps_viewers_figures_and_tombstones() {
+        let mut t = ViewerTally::new("creator");
+        t.apply(&joined("e1", viewer("PA_a", "a")), T0);
+        t.apply(&joined("e2", viewer("PA_b", "b")), T0);
+        t.apply(&left("e3", viewer("PA_b", "b")), T0 + 1_000);
+        let saved = serde_json::to_string(&t).unwrap();
+        let mut restored: ViewerTally = serde_json::from_str(&saved).unwrap();
+        assert_eq!(restored.viewers(), 1);
+        assert_eq!((restored.peak(), restored.unique_viewers()), (2, 2));
+        assert_eq!(restored.watch_time_ms(T0 + 2_000), t.watch_time_ms(T0 + 2_000));
+        // A late repeat of b's join after the restart still cannot bring b back.
+        restored.apply(&joined("e2", viewer("PA_b", "b")), T0 + 3_000);
+        assert_eq!(restored.viewers(), 1);
+    }
 }

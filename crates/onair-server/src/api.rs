@@ -71,7 +71,7 @@ pub async fn health() -> Json<Health> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// 1–100 characters after trimming, no control characters.
-    #[schema(example = "Friday jam")]
+    #[schema(example = "Friday jam", min_length = 1, max_length = 100)]
     pub title: String,
     /// Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
     /// string); absent or null for a free stream.
@@ -177,7 +177,7 @@ pub struct ViewerTokenResponse {
 /// A subscribe-only token for watching a streamer who is live.
 #[utoipa::path(
     post, path = "/api/streams/{username}/viewer-token", tag = "streams",
-    params(("username" = String, Path, description = "The streamer")),
+    params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice")),
     responses(
         (status = 200, body = ViewerTokenResponse),
         (status = 400, body = ErrorBody, description = "Malformed username"),
@@ -286,7 +286,7 @@ pub async fn end_stream(
 /// The streamer's live viewer count.
 #[utoipa::path(
     get, path = "/api/streams/{username}/viewers", tag = "streams",
-    params(("username" = String, Path, description = "The streamer")),
+    params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice")),
     responses(
         (status = 200, body = ViewerCount),
         (status = 400, body = ErrorBody, description = "Malformed username"),
@@ -305,7 +305,7 @@ pub async fn viewers(
 /// comment line as a heartbeat while nothing changes.
 #[utoipa::path(
     get, path = "/api/streams/{username}/viewers/events", tag = "streams",
-    params(("username" = String, Path, description = "The streamer")),
+    params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice")),
     responses(
         (status = 200, content_type = "text/event-stream", body = String, description = "`event: viewers` with a ViewerCount as data"),
         (status = 400, body = ErrorBody, description = "Malformed username"),
@@ -339,7 +339,7 @@ pub struct HistoryQuery {
 /// Past broadcasts, newest first, with their figures.
 #[utoipa::path(
     get, path = "/api/streams/{username}/history", tag = "streams",
-    params(("username" = String, Path, description = "The streamer"), HistoryQuery),
+    params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice"), HistoryQuery),
     responses(
         (status = 200, body = Vec<StreamRecord>),
         (status = 400, body = ErrorBody, description = "Malformed username or limit"),

@@ -162,3 +162,99 @@ fn streamer_add_prints_a_key_once_and_refuses_bad_or_taken_names() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("username"));
 }
+
+async fn post(f: &Fixture, path: &str, auth: Option<&str>, body: String) -> (StatusCode, Value) {
+    let mut request = Request::post(path);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = app(f.state.clone())
+        .oneshot(request.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A webhook signed the way livekit-server signs them.
+fn signed(event: &Value) -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let body = event.to_string();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    let jwt = livekit_api::access_token::AccessToken::with_api_key(LK_KEY, LK_SECRET)
+        .with_sha256(&hash)
+        .to_jwt()
+        .unwrap();
+    (body, jwt)
+}
+
+#[tokio::test]
+async fn a_viewer_token_needs_a_known_streamer_who_is_live() {
+    let f = fixture().await;
+    let (status, body) = post(&f, "/api/streams/nobody/viewer-token", None, String::new()).await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, body) = post(&f, "/api/streams/a%20b/viewer-token", None, String::new()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "username");
+    let (status, body) = post(&f, "/api/streams/alice/viewer-token", None, String::new()).await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (StatusCode::CONFLICT, Some("offline"))
+    );
+}
+
+#[tokio::test]
+async fn once_the_creator_is_on_air_viewers_get_subscribe_only_tokens_with_fresh_identities() {
+    let f = fixture().await;
+    let (body, jwt) = signed(&json!({
+        "event": "participant_joined",
+        "id": "EV_creator",
+        "createdAt": "1700000000",
+        "room": {"name": "alice"},
+        "participant": {"sid": "PA_c", "identity": "creator-alice", "state": "ACTIVE"}
+    }));
+    let (status, answer) = post(&f, "/api/livekit/webhook", Some(&jwt), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let mut identities = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = post(&f, "/api/streams/alice/viewer-token", None, String::new()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let claims = TokenVerifier::with_api_key(LK_KEY, LK_SECRET)
+            .verify(body["token"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(claims.video.room, "alice");
+        assert!(claims.video.room_join);
+        assert_eq!(claims.video.can_subscribe, Some(true));
+        assert_eq!(claims.video.can_publish, Some(false));
+        assert_eq!(claims.video.can_publish_data, Some(false));
+        assert!(!claims.video.room_admin && !claims.video.room_create && !claims.video.room_list);
+        assert!(claims.sub.starts_with("viewer-") && claims.sub != "creator-alice");
+        identities.push(claims.sub);
+    }
+    assert_ne!(identities[0], identities[1]);
+}
+
+#[tokio::test]
+async fn an_unsigned_or_tampered_webhook_is_refused_and_changes_nothing() {
+    let f = fixture().await;
+    let event = json!({
+        "event": "participant_joined", "id": "EV_x", "room": {"name": "alice"},
+        "participant": {"sid": "PA_c", "identity": "creator-alice", "state": "ACTIVE"}
+    });
+    let (body, jwt) = signed(&event);
+    let tampered = body.replace("EV_x", "EV_y");
+    let (status, answer) = post(&f, "/api/livekit/webhook", Some(&jwt), tampered).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let (status, _) = post(&f, "/api/livekit/webhook", None, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post(&f, "/api/streams/alice/viewer-token", None, String::new()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "still offline");
+}
