@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
-# Runs OnAir locally: a livekit-server on loopback, then `onair live` publishing the test
-# pattern and a 440 Hz tone until Ctrl-C. Prints the command that watches the stream.
-# LIVEKIT_PORT (default 7880; it also uses the next two ports) and ONAIR_ROOM (default
-# onair-demo) change the defaults; extra arguments go to `onair live` (e.g. --codec h264).
+# Runs OnAir locally: a livekit-server on loopback with its webhooks pointed at the OnAir
+# backend (SQLite in .onair/, a development streamer "dev"), then `onair live` publishing the
+# test pattern and a 440 Hz tone with a publisher token from the backend, until Ctrl-C.
+# Prints how to watch and how to follow the live viewer count.
+# LIVEKIT_PORT (default 7880; it also uses the next two ports) and ONAIR_PORT (backend,
+# default 8080) change the ports; extra arguments go to `onair live` (e.g. --codec h264).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PORT="${LIVEKIT_PORT:-7880}"
-ROOM="${ONAIR_ROOM:-onair-demo}"
+BACKEND_PORT="${ONAIR_PORT:-8080}"
+STREAMER="dev"
+DATA="$ROOT/.onair"
 
 bash scripts/setup.sh
-printf '\n==> building the onair CLI\n'
-cargo build -p onair-cli
-ONAIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/onair"
+printf '\n==> building the onair CLI and the backend\n'
+cargo build -p onair-cli -p onair-server
+BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+ONAIR="$BIN/onair"
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-  echo "error: port $PORT is taken (another livekit-server?). Stop it, or run with LIVEKIT_PORT=<free port>." >&2
-  exit 1
+for p in "$PORT" "$BACKEND_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "error: port $p is taken (another OnAir run?). Stop it, or set LIVEKIT_PORT / ONAIR_PORT to free ports." >&2
+    exit 1
+  fi
+done
+
+# The backend's data survives runs: its database, the secret its API keys are hashed with,
+# and (development only) the dev streamer's key, readable by this user alone.
+mkdir -p "$DATA" && chmod 700 "$DATA"
+[ -s "$DATA/key-secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DATA/key-secret"
+export ONAIR_DATABASE_URL="sqlite://$DATA/onair.db"
+export ONAIR_KEY_SECRET="$(cat "$DATA/key-secret")"
+if [ ! -s "$DATA/dev-streamer-key" ]; then
+  "$BIN/onair-server" streamer add "$STREAMER" > "$DATA/dev-streamer-key"
+  chmod 600 "$DATA/dev-streamer-key"
 fi
+STREAMER_KEY="$(cat "$DATA/dev-streamer-key")"
 
 # A fresh key pair per run, known only to this script and the commands it prints.
 STATE="$(mktemp -d)"
@@ -29,12 +48,21 @@ bind_addresses: ["127.0.0.1"]
 rtc: { tcp_port: $((PORT + 1)), udp_port: $((PORT + 2)), use_external_ip: false, enable_loopback_candidate: true }
 keys: { $API_KEY: $API_SECRET }
 logging: { level: warn }
+webhook: { api_key: $API_KEY, urls: ["http://127.0.0.1:$BACKEND_PORT/api/livekit/webhook"] }
 YAML
 
 printf '\n==> starting livekit-server v1.13.5 on 127.0.0.1:%s (log: %s/server.log)\n' "$PORT" "$STATE"
 .tools/bin/livekit-server --config "$STATE/livekit.yaml" >"$STATE/server.log" 2>&1 &
 SERVER=$!
+BACKEND=""
 cleanup() {
+  if [ -n "$BACKEND" ]; then
+    # Close the stream record even if the creator's leave webhook is still in flight.
+    curl -fsS -X POST -H "Authorization: Bearer $STREAMER_KEY" \
+      "http://127.0.0.1:$BACKEND_PORT/api/streams/end" >/dev/null 2>&1 || true
+    kill "$BACKEND" 2>/dev/null || true
+    wait "$BACKEND" 2>/dev/null || true
+  fi
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
   rm -rf "$STATE"
@@ -49,15 +77,39 @@ if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 2
   exit 1
 fi
 
+printf '\n==> starting the OnAir backend on 127.0.0.1:%s (log: %s/backend.log)\n' "$BACKEND_PORT" "$STATE"
+LIVEKIT_URL="ws://127.0.0.1:$PORT" LIVEKIT_API_KEY="$API_KEY" LIVEKIT_API_SECRET="$API_SECRET" \
+  "$BIN/onair-server" serve --bind "127.0.0.1:$BACKEND_PORT" >"$STATE/backend.log" 2>&1 &
+BACKEND=$!
+API="http://127.0.0.1:$BACKEND_PORT/api"
+if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
+     "$API/health" >/dev/null 2>&1; then
+  echo "error: the backend did not start within 20 s; its log:" >&2
+  cat "$STATE/backend.log" >&2
+  exit 1
+fi
+
+TOKEN_JSON="$(curl -fsS -X POST -H "Authorization: Bearer $STREAMER_KEY" -H 'content-type: application/json' \
+  -d '{"title": "OnAir local test stream"}' "$API/streams/token")" || {
+  echo "error: the backend refused a publisher token; its log:" >&2
+  cat "$STATE/backend.log" >&2
+  exit 1
+}
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+URL="$(field url <<<"$TOKEN_JSON")"
+TOKEN="$(field token <<<"$TOKEN_JSON")"
+
 cat <<MSG
 
-==> live: watch from another terminal with
-    $ONAIR watch --url ws://127.0.0.1:$PORT --api-key $API_KEY --api-secret $API_SECRET --room $ROOM
-    (Ctrl-C here ends the stream and stops the server)
+==> going live as streamer "$STREAMER" (its API key: $STREAMER_KEY)
+    watch from another terminal (a viewer token from the backend):
+      $ONAIR watch --url $URL --token "\$(curl -fsS -X POST $API/streams/$STREAMER/viewer-token | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+    follow the viewer count:   curl -N $API/streams/$STREAMER/viewers/events
+    past streams:              curl $API/streams/$STREAMER/history
+    Ctrl-C here ends the stream and stops both servers.
 
 MSG
 set +e
-"$ONAIR" live --url "ws://127.0.0.1:$PORT" --api-key "$API_KEY" --api-secret "$API_SECRET" \
-  --room "$ROOM" --identity creator "$@"
+"$ONAIR" live --url "$URL" --token "$TOKEN" "$@"
 code=$?
 exit "$code"

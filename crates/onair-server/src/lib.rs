@@ -43,10 +43,11 @@ pub struct Config {
     /// LiveKit's server API (RoomService); by default the client URL over http(s).
     #[arg(long, env = "LIVEKIT_API_URL")]
     pub livekit_api_url: Option<String>,
-    #[arg(long, env = "LIVEKIT_API_KEY")]
+    /// Needed to serve (not to manage streamers).
+    #[arg(long, env = "LIVEKIT_API_KEY", default_value = "")]
     pub livekit_api_key: String,
-    /// Never leaves the backend.
-    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true)]
+    /// Never leaves the backend. Needed to serve.
+    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true, default_value = "")]
     pub livekit_api_secret: String,
     /// Secret for hashing streamer API keys; changing it invalidates every key.
     #[arg(long, env = "ONAIR_KEY_SECRET", hide_env_values = true)]

@@ -50,6 +50,9 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the database {}", cli.config.database_url))?;
     match cli.command {
         Command::Serve { bind } => {
+            if cli.config.livekit_api_key.is_empty() || cli.config.livekit_api_secret.is_empty() {
+                bail!("serving needs the LiveKit API key and secret: set LIVEKIT_API_KEY and LIVEKIT_API_SECRET (or --livekit-api-key/--livekit-api-secret)");
+            }
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind} (in use? pass --bind)"))?;
