@@ -333,3 +333,63 @@ async fn an_event_subscriber_that_goes_away_is_dropped_at_once() -> Result<()> {
     drop(s.livekit);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_leave_webhook_is_corrected_by_the_next_reconciliation() -> Result<()> {
+    let s = stack().await?;
+    let _publisher = go_live(&s).await?;
+    let (mut v, identity) = viewer(&s).await?;
+    s.backend
+        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
+        .await?;
+    s.tap.set_dropping(true);
+    v.terminate()?;
+    v.finish(WAIT).await?;
+    s.livekit
+        .wait_presence(STREAMER, &identity, false, WAIT)
+        .await?;
+    let gone = Instant::now();
+    // The default interval is 5 s; allow one pass plus the ListParticipants round trip.
+    s.backend
+        .wait_count(STREAMER, Duration::from_secs(7), |c| {
+            c.viewers == 0 && c.live
+        })
+        .await?;
+    println!(
+        "lost leave corrected {:?} after the viewer was gone",
+        gone.elapsed()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_creator_who_vanishes_without_leaving_ends_the_stream_when_livekit_times_them_out(
+) -> Result<()> {
+    let s = stack().await?;
+    let publisher = go_live(&s).await?;
+    let (mut v, _) = viewer(&s).await?;
+    s.backend
+        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
+        .await?;
+    // SIGKILL: no leave message, the server only sees the media stop.
+    std::process::Command::new("kill")
+        .args(["-KILL", &publisher.pid().context("running")?.to_string()])
+        .status()?;
+    let killed = Instant::now();
+    s.backend
+        .wait_count(STREAMER, Duration::from_secs(45), |c| !c.live)
+        .await?;
+    println!(
+        "offline {:?} after the creator's process died",
+        killed.elapsed()
+    );
+    v.wait_event("disconnected", Duration::from_secs(5)).await?;
+    let history = s.backend.history(STREAMER).await?;
+    let reason = history[0].end_reason.clone().unwrap_or_default();
+    assert!(
+        ["connection_timeout", "publisher_gone", "room_finished"].contains(&reason.as_str()),
+        "{reason}"
+    );
+    println!("ended with reason {reason}");
+    Ok(())
+}

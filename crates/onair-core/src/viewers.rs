@@ -535,7 +535,10 @@ mod tests {
         let mut restored: ViewerTally = serde_json::from_str(&saved).unwrap();
         assert_eq!(restored.viewers(), 1);
         assert_eq!((restored.peak(), restored.unique_viewers()), (2, 2));
-        assert_eq!(restored.watch_time_ms(T0 + 2_000), t.watch_time_ms(T0 + 2_000));
+        assert_eq!(
+            restored.watch_time_ms(T0 + 2_000),
+            t.watch_time_ms(T0 + 2_000)
+        );
         // A late repeat of b's join after the restart still cannot bring b back.
         restored.apply(&joined("e2", viewer("PA_b", "b")), T0 + 3_000);
         assert_eq!(restored.viewers(), 1);

@@ -436,7 +436,14 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<db::Strea
         .filter(|k| !k.is_empty())
         .ok_or(ApiError::Unauthorized)?;
     let hash = keys::hash(state.config.key_secret.as_bytes(), key);
-    db::streamer_by_key_hash(&state.db, &hash)
+    if let Some(streamer) = state.streamers.get(&hash) {
+        return Ok(streamer);
+    }
+    // Wrong keys are not cached: they are rate limited, and caching them would let anyone
+    // fill the cache.
+    let streamer = db::streamer_by_key_hash(&state.db, &hash)
         .await?
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized)?;
+    state.streamers.insert(hash, streamer.clone());
+    Ok(streamer)
 }

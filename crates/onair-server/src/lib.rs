@@ -47,7 +47,12 @@ pub struct Config {
     #[arg(long, env = "LIVEKIT_API_KEY", default_value = "")]
     pub livekit_api_key: String,
     /// Never leaves the backend. Needed to serve.
-    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true, default_value = "")]
+    #[arg(
+        long,
+        env = "LIVEKIT_API_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
     pub livekit_api_secret: String,
     /// Secret for hashing streamer API keys; changing it invalidates every key.
     #[arg(long, env = "ONAIR_KEY_SECRET", hide_env_values = true)]
@@ -128,6 +133,9 @@ pub struct AppState {
     pub publisher_limiter: Arc<IpLimiter>,
     pub viewer_limiter: Arc<IpLimiter>,
     pub webhooks: Arc<WebhookReceiver>,
+    /// Streamers by API-key hash, so a token request costs one database write and no read.
+    /// Entries expire, so a key removed from the database stops working within a minute.
+    pub streamers: moka::sync::Cache<String, db::Streamer>,
     /// Cancelled to stop: ends event streams and background work.
     pub shutdown: CancellationToken,
 }
@@ -154,6 +162,10 @@ impl AppState {
                 &config.livekit_api_key,
                 &config.livekit_api_secret,
             ))),
+            streamers: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             config: Arc::new(config),
             db,
             shutdown: CancellationToken::new(),
