@@ -9,5 +9,5 @@ pub mod validate;
 pub mod viewers;
 
 pub use codec::VideoCodec;
-pub use media::{AudioFrame, I420Frame};
+pub use media::{AudioFrame, FrameError, I420Frame};
 pub use validate::FieldError;
