@@ -235,7 +235,7 @@ fn mjpeg_to_i420(
                     for (row, out) in dst.chunks_exact_mut(cw).enumerate() {
                         let (a, b) = (&src[2 * row * cw..][..cw], &src[(2 * row + 1) * cw..][..cw]);
                         for ((d, a), b) in out.iter_mut().zip(a).zip(b) {
-                            *d = full_to_limited_chroma(((*a as u16 + *b as u16 + 1) / 2) as u8);
+                            *d = full_to_limited_chroma((*a as u16 + *b as u16).div_ceil(2) as u8);
                         }
                     }
                 }
