@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod convert;
+pub mod mic;
 pub mod test_pattern;
 pub mod tone;
 

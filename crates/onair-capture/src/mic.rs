@@ -1,0 +1,631 @@
+//! Microphones through cpal: listing, and capture on a dedicated thread owned by a guard.
+//!
+//! cpal calls back on its own audio thread; the callback only copies samples into a bounded
+//! queue (never blocking the audio thread; overflow is counted). The guard's thread owns the
+//! cpal stream, mixes to the requested channel count, resamples to 48 kHz (rubato), cuts
+//! 10 ms frames, measures their level for a meter, applies mute (digital silence, device
+//! kept open) and hands frames to the consumer. Stopping (or dropping) the guard ends the
+//! thread, which drops the stream and closes the device, before `stop` returns.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use onair_core::AudioFrame;
+use rubato::{FftFixedIn, Resampler};
+
+use crate::{AudioInfo, AudioSource, CaptureError, CapturedAudioFrame};
+
+/// The rate every frame leaves at.
+pub const OUTPUT_RATE: u32 = 48_000;
+const FRAME_SAMPLES: usize = (OUTPUT_RATE / 100) as usize;
+
+/// A microphone as listed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MicInfo {
+    /// What to pass back to open it (the ALSA/PulseAudio device name, stable across runs).
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+    pub min_sample_rate: u32,
+    pub max_sample_rate: u32,
+    /// Channel counts it offers.
+    pub channels: Vec<u16>,
+}
+
+/// Every input device of the default host.
+pub fn list_microphones() -> Result<Vec<MicInfo>, CaptureError> {
+    let host = cpal::default_host();
+    let default_name = host.default_input_device().and_then(|d| d.name().ok());
+    let devices = host
+        .input_devices()
+        .map_err(|e| CaptureError::DeviceLost(format!("cannot list microphones: {e}")))?;
+    let mut mics = Vec::new();
+    for device in devices {
+        let Ok(name) = device.name() else { continue };
+        let Ok(configs) = device.supported_input_configs() else {
+            continue;
+        };
+        let configs: Vec<_> = configs.collect();
+        if configs.is_empty() {
+            continue;
+        }
+        let mut channels: Vec<u16> = configs.iter().map(|c| c.channels()).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        mics.push(MicInfo {
+            id: name.clone(),
+            is_default: default_name.as_deref() == Some(name.as_str()),
+            name,
+            min_sample_rate: configs
+                .iter()
+                .map(|c| c.min_sample_rate().0)
+                .min()
+                .unwrap_or(0),
+            max_sample_rate: configs
+                .iter()
+                .map(|c| c.max_sample_rate().0)
+                .max()
+                .unwrap_or(0),
+            channels,
+        });
+    }
+    Ok(mics)
+}
+
+/// What to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MicConfig {
+    /// A [`MicInfo::id`], or `None` for the system default.
+    pub device: Option<String>,
+    /// 1 (mono) or 2 (stereo) output channels.
+    pub channels: u32,
+}
+
+impl Default for MicConfig {
+    fn default() -> Self {
+        Self {
+            device: None,
+            channels: 1,
+        }
+    }
+}
+
+/// The meter's reading of the latest 10 ms, before mute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub rms_dbfs: f32,
+    pub peak_dbfs: f32,
+}
+
+fn dbfs(x: f32) -> f32 {
+    if x <= 1e-9 {
+        -180.0
+    } else {
+        20.0 * x.log10()
+    }
+}
+
+/// Measures one frame of samples in -1..1.
+pub fn measure(samples: &[f32]) -> Level {
+    if samples.is_empty() {
+        return Level {
+            rms_dbfs: -180.0,
+            peak_dbfs: -180.0,
+        };
+    }
+    let sum: f32 = samples.iter().map(|s| s * s).sum();
+    let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    Level {
+        rms_dbfs: dbfs((sum / samples.len() as f32).sqrt()),
+        peak_dbfs: dbfs(peak),
+    }
+}
+
+struct Shared {
+    stop: AtomicBool,
+    muted: AtomicBool,
+    rms_bits: AtomicU32,
+    peak_bits: AtomicU32,
+    /// Chunks the audio callback could not queue (the capture thread fell behind).
+    overruns: AtomicU64,
+    /// Frames the consumer did not take in time.
+    dropped: AtomicU64,
+    frames: AtomicU64,
+}
+
+/// What a stopped microphone did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MicReport {
+    pub frames: u64,
+    pub dropped: u64,
+    pub overruns: u64,
+    /// From `stop()` called to the device closed and the thread joined.
+    pub stop_time: Duration,
+}
+
+/// An open microphone. `#[must_use]`: dropping it closes the device.
+#[must_use = "dropping the guard closes the microphone"]
+pub struct Microphone {
+    info: AudioInfo,
+    shared: Arc<Shared>,
+    frames: Receiver<Result<CapturedAudioFrame, CaptureError>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How long opening a device may take before we give up.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Microphone {
+    /// Opens the device and starts capturing; returns once the stream runs (or failed to).
+    pub fn open(config: MicConfig) -> Result<Self, CaptureError> {
+        if !(1..=2).contains(&config.channels) {
+            return Err(CaptureError::InvalidSettings(format!(
+                "{} channels: a microphone is captured as mono (1) or stereo (2)",
+                config.channels
+            )));
+        }
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            muted: AtomicBool::new(false),
+            rms_bits: AtomicU32::new((-180.0f32).to_bits()),
+            peak_bits: AtomicU32::new((-180.0f32).to_bits()),
+            overruns: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
+        });
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        // 50 frames = 500 ms of slack for a slow consumer.
+        let (frames_tx, frames) = mpsc::sync_channel(50);
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("onair-mic".into())
+            .spawn(move || capture_thread(config, thread_shared, ready_tx, frames_tx))
+            .map_err(|e| {
+                CaptureError::DeviceLost(format!("cannot start the capture thread: {e}"))
+            })?;
+        match ready_rx.recv_timeout(OPEN_TIMEOUT) {
+            Ok(Ok(info)) => Ok(Self {
+                info,
+                shared,
+                frames,
+                thread: Some(thread),
+            }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                Err(CaptureError::DeviceLost(format!(
+                    "the microphone did not open within {OPEN_TIMEOUT:?}; is another app holding it?"
+                )))
+            }
+        }
+    }
+
+    /// Sends silence instead of the signal; the device stays open (the meter keeps reading).
+    pub fn set_muted(&self, muted: bool) {
+        self.shared.muted.store(muted, Ordering::SeqCst);
+    }
+
+    pub fn is_muted(&self) -> bool {
+        self.shared.muted.load(Ordering::SeqCst)
+    }
+
+    /// The meter: level of the latest 10 ms, before mute.
+    pub fn level(&self) -> Level {
+        Level {
+            rms_dbfs: f32::from_bits(self.shared.rms_bits.load(Ordering::Relaxed)),
+            peak_dbfs: f32::from_bits(self.shared.peak_bits.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The next frame, waiting at most `limit`.
+    pub fn next_frame_timeout(
+        &mut self,
+        limit: Duration,
+    ) -> Result<Option<CapturedAudioFrame>, CaptureError> {
+        match self.frames.recv_timeout(limit) {
+            Ok(frame) => frame.map(Some),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(CaptureError::DeviceLost("the microphone stopped".into()))
+            }
+        }
+    }
+
+    /// Stops capturing: the stream is dropped and the device closed on the capture thread,
+    /// which has ended when this returns.
+    pub fn stop(mut self) -> MicReport {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> MicReport {
+        let started = Instant::now();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        MicReport {
+            frames: self.shared.frames.load(Ordering::SeqCst),
+            dropped: self.shared.dropped.load(Ordering::SeqCst),
+            overruns: self.shared.overruns.load(Ordering::SeqCst),
+            stop_time: started.elapsed(),
+        }
+    }
+}
+
+impl Drop for Microphone {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl AudioSource for Microphone {
+    fn info(&self) -> AudioInfo {
+        self.info.clone()
+    }
+
+    /// Blocks until the device delivers the next 10 ms.
+    fn next_frame(&mut self) -> Result<CapturedAudioFrame, CaptureError> {
+        loop {
+            if let Some(frame) = self.next_frame_timeout(Duration::from_secs(1))? {
+                return Ok(frame);
+            }
+        }
+    }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// A chunk from the audio callback: interleaved f32 and when it arrived.
+pub struct Chunk {
+    pub samples: Vec<f32>,
+    /// Wall clock, microseconds since the Unix epoch.
+    pub arrived_us: u64,
+}
+
+fn find_device(host: &cpal::Host, id: Option<&str>) -> Result<cpal::Device, CaptureError> {
+    match id {
+        None => host
+            .default_input_device()
+            .ok_or(CaptureError::NoDevice("microphone")),
+        Some(id) => host
+            .input_devices()
+            .map_err(|e| CaptureError::DeviceLost(e.to_string()))?
+            .find(|d| d.name().is_ok_and(|n| n == id))
+            .ok_or_else(|| {
+                CaptureError::InvalidSettings(format!(
+                    "no microphone {id:?}; `onair devices` lists them"
+                ))
+            }),
+    }
+}
+
+fn build_stream(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    chunks: SyncSender<Chunk>,
+    shared: Arc<Shared>,
+    failed: SyncSender<String>,
+) -> Result<cpal::Stream, cpal::BuildStreamError> {
+    fn make<T: cpal::SizedSample>(
+        device: &cpal::Device,
+        config: &cpal::StreamConfig,
+        chunks: SyncSender<Chunk>,
+        shared: Arc<Shared>,
+        failed: SyncSender<String>,
+    ) -> Result<cpal::Stream, cpal::BuildStreamError>
+    where
+        f32: cpal::FromSample<T>,
+    {
+        device.build_input_stream(
+            config,
+            move |data: &[T], _| {
+                let samples = data
+                    .iter()
+                    .map(|s| <f32 as cpal::FromSample<T>>::from_sample_(*s))
+                    .collect();
+                let chunk = Chunk {
+                    samples,
+                    arrived_us: now_us(),
+                };
+                if let Err(TrySendError::Full(_)) = chunks.try_send(chunk) {
+                    shared.overruns.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            move |err| {
+                let _ = failed.try_send(err.to_string());
+            },
+            None,
+        )
+    }
+    let stream_config = config.config();
+    use cpal::SampleFormat as F;
+    match config.sample_format() {
+        F::F32 => make::<f32>(device, &stream_config, chunks, shared, failed),
+        F::I16 => make::<i16>(device, &stream_config, chunks, shared, failed),
+        F::U16 => make::<u16>(device, &stream_config, chunks, shared, failed),
+        F::I32 => make::<i32>(device, &stream_config, chunks, shared, failed),
+        F::I8 => make::<i8>(device, &stream_config, chunks, shared, failed),
+        _ => Err(cpal::BuildStreamError::StreamConfigNotSupported),
+    }
+}
+
+fn capture_thread(
+    config: MicConfig,
+    shared: Arc<Shared>,
+    ready: SyncSender<Result<AudioInfo, CaptureError>>,
+    frames: SyncSender<Result<CapturedAudioFrame, CaptureError>>,
+) {
+    let host = cpal::default_host();
+    let opened = find_device(&host, config.device.as_deref()).and_then(|device| {
+        let supported = device.default_input_config().map_err(|e| {
+            CaptureError::DeviceLost(format!("the microphone has no usable format: {e}"))
+        })?;
+        let name = device.name().unwrap_or_else(|_| "microphone".into());
+        Ok((device, supported, name))
+    });
+    let (device, supported, name) = match opened {
+        Ok(v) => v,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
+    let in_rate = supported.sample_rate().0;
+    let in_channels = supported.channels() as usize;
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(64);
+    let (fail_tx, fail_rx) = mpsc::sync_channel::<String>(4);
+    let stream = match build_stream(&device, &supported, chunk_tx, shared.clone(), fail_tx)
+        .map_err(|e| e.to_string())
+        .and_then(|s| s.play().map(|_| s).map_err(|e| e.to_string()))
+    {
+        Ok(stream) => stream,
+        Err(err) => {
+            let _ = ready.send(Err(CaptureError::DeviceLost(format!(
+                "cannot open {name:?}: {err} (is another app holding it?)"
+            ))));
+            return;
+        }
+    };
+    let out_channels = config.channels as usize;
+    let _ = ready.send(Ok(AudioInfo {
+        name: name.clone(),
+        sample_rate: OUTPUT_RATE,
+        channels: config.channels,
+    }));
+
+    let mut pipeline = Pipeline::new(in_rate, in_channels, out_channels);
+    while !shared.stop.load(Ordering::SeqCst) {
+        if let Ok(err) = fail_rx.try_recv() {
+            let _ = frames.try_send(Err(CaptureError::DeviceLost(format!(
+                "{name:?} stopped delivering: {err}"
+            ))));
+            break;
+        }
+        let chunk = match chunk_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => chunk,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        for (samples, capture_time_us) in pipeline.push(&chunk) {
+            let level = measure(&samples);
+            shared
+                .rms_bits
+                .store(level.rms_dbfs.to_bits(), Ordering::Relaxed);
+            shared
+                .peak_bits
+                .store(level.peak_dbfs.to_bits(), Ordering::Relaxed);
+            let muted = shared.muted.load(Ordering::Relaxed);
+            let pcm = samples
+                .iter()
+                .map(|s| {
+                    if muted {
+                        0
+                    } else {
+                        (s.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16
+                    }
+                })
+                .collect();
+            let frame = CapturedAudioFrame {
+                frame: AudioFrame {
+                    samples: pcm,
+                    sample_rate: OUTPUT_RATE,
+                    channels: out_channels as u32,
+                },
+                capture_time_us,
+            };
+            shared.frames.fetch_add(1, Ordering::Relaxed);
+            match frames.try_send(Ok(frame)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Disconnected(_)) => break,
+            }
+        }
+    }
+    // The device closes here, on the thread that opened it.
+    drop(stream);
+}
+
+/// Channel mixing, resampling and 10 ms framing: pure, so it is tested without a device.
+pub struct Pipeline {
+    in_channels: usize,
+    out_channels: usize,
+    resampler: Option<FftFixedIn<f32>>,
+    /// Per output channel, samples at the input rate not yet resampled.
+    pending_in: Vec<Vec<f32>>,
+    /// Interleaved output samples not yet framed.
+    pending_out: Vec<f32>,
+    /// Capture time of the first sample in `pending_out`.
+    pending_out_us: u64,
+    in_rate: u32,
+}
+
+impl Pipeline {
+    pub fn new(in_rate: u32, in_channels: usize, out_channels: usize) -> Self {
+        let resampler = (in_rate != OUTPUT_RATE).then(|| {
+            FftFixedIn::new(
+                in_rate as usize,
+                OUTPUT_RATE as usize,
+                in_rate as usize / 100,
+                2,
+                out_channels,
+            )
+            .expect("valid rates")
+        });
+        Self {
+            in_channels: in_channels.max(1),
+            out_channels,
+            resampler,
+            pending_in: vec![Vec::new(); out_channels],
+            pending_out: Vec::new(),
+            pending_out_us: 0,
+            in_rate,
+        }
+    }
+
+    /// Feeds one callback's interleaved samples; returns the complete 10 ms frames
+    /// (interleaved, at 48 kHz) with the capture time of their first sample.
+    pub fn push(&mut self, chunk: &Chunk) -> Vec<(Vec<f32>, u64)> {
+        let frames_in = chunk.samples.len() / self.in_channels;
+        let chunk_start_us = chunk
+            .arrived_us
+            .saturating_sub(frames_in as u64 * 1_000_000 / self.in_rate as u64);
+        // Mix: mono takes the mean of all input channels; stereo takes the first two (or
+        // duplicates a mono input).
+        for frame in chunk.samples.chunks_exact(self.in_channels) {
+            if self.out_channels == 1 {
+                self.pending_in[0].push(frame.iter().sum::<f32>() / frame.len() as f32);
+            } else {
+                self.pending_in[0].push(frame[0]);
+                self.pending_in[1].push(*frame.get(1).unwrap_or(&frame[0]));
+            }
+        }
+        if self.pending_out.is_empty() {
+            let backlog = self.pending_in[0].len().saturating_sub(frames_in) as u64;
+            self.pending_out_us =
+                chunk_start_us.saturating_sub(backlog * 1_000_000 / self.in_rate as u64);
+        }
+        match &mut self.resampler {
+            None => {
+                let n = self.pending_in[0].len();
+                for i in 0..n {
+                    for ch in 0..self.out_channels {
+                        self.pending_out.push(self.pending_in[ch][i]);
+                    }
+                }
+                for ch in &mut self.pending_in {
+                    ch.clear();
+                }
+            }
+            Some(resampler) => {
+                while self.pending_in[0].len() >= resampler.input_frames_next() {
+                    let need = resampler.input_frames_next();
+                    let input: Vec<Vec<f32>> = self
+                        .pending_in
+                        .iter_mut()
+                        .map(|c| c.drain(..need).collect())
+                        .collect();
+                    let Ok(output) = resampler.process(&input, None) else {
+                        break;
+                    };
+                    for i in 0..output[0].len() {
+                        for ch in output.iter() {
+                            self.pending_out.push(ch[i]);
+                        }
+                    }
+                }
+            }
+        }
+        let frame_len = FRAME_SAMPLES * self.out_channels;
+        let mut out = Vec::new();
+        while self.pending_out.len() >= frame_len {
+            let samples: Vec<f32> = self.pending_out.drain(..frame_len).collect();
+            out.push((samples, self.pending_out_us));
+            self.pending_out_us += 10_000;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(rate: u32, channels: usize, hz: f32, amplitude: f32, ms: usize) -> Vec<f32> {
+        let n = rate as usize * ms / 1000;
+        (0..n)
+            .flat_map(|i| {
+                let s =
+                    amplitude * (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin();
+                std::iter::repeat_n(s, channels)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_scale_sine_reads_minus_3_dbfs_rms_and_0_dbfs_peak() {
+        let level = measure(&sine(48_000, 1, 1000.0, 1.0, 10));
+        assert!((level.rms_dbfs + 3.01).abs() < 0.05, "{level:?}");
+        assert!(level.peak_dbfs.abs() < 0.05, "{level:?}");
+        assert_eq!(measure(&[0.0; 480]).rms_dbfs, -180.0);
+    }
+
+    #[test]
+    fn a_44_1_khz_stereo_tone_comes_out_as_48_khz_mono_10_ms_frames_at_the_same_pitch() {
+        let mut p = Pipeline::new(44_100, 2, 1);
+        let input = sine(44_100, 2, 440.0, 0.5, 1000);
+        let mut out = Vec::new();
+        for (i, piece) in input.chunks(2 * 441).enumerate() {
+            let chunk = Chunk {
+                samples: piece.to_vec(),
+                arrived_us: 1_000_000 + i as u64 * 10_000,
+            };
+            out.extend(p.push(&chunk));
+        }
+        assert!(out.len() >= 95, "{} frames", out.len());
+        assert!(out.iter().all(|(f, _)| f.len() == 480));
+        let samples: Vec<f32> = out.iter().skip(10).flat_map(|(f, _)| f.clone()).collect();
+        let hz = crate::analysis::dominant_frequency(&samples, 48_000).unwrap();
+        assert!((hz - 440.0).abs() < 2.0, "{hz} Hz");
+        let level = measure(&samples);
+        assert!((level.rms_dbfs - (-9.03)).abs() < 0.3, "{level:?}");
+        // Frame times advance by 10 ms.
+        assert_eq!(out[5].1 - out[4].1, 10_000);
+    }
+
+    #[test]
+    fn stereo_out_of_a_mono_device_duplicates_the_channel() {
+        let mut p = Pipeline::new(48_000, 1, 2);
+        let out = p.push(&Chunk {
+            samples: sine(48_000, 1, 440.0, 0.5, 10),
+            arrived_us: 10_000,
+        });
+        assert_eq!(out.len(), 1);
+        let f = &out[0].0;
+        assert!(f.chunks_exact(2).all(|lr| lr[0] == lr[1]));
+    }
+
+    #[test]
+    fn more_than_two_channels_is_refused_with_a_reason() {
+        let err = Microphone::open(MicConfig {
+            device: None,
+            channels: 6,
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("mono (1) or stereo (2)"), "{err}");
+    }
+}
