@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use onair_capture::mic::{MicConfig, Microphone};
 use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
 use onair_core::VideoCodec;
 use onair_livekit::{
@@ -68,6 +69,10 @@ pub struct LiveArgs {
     /// Frequency of the tone in Hz.
     #[arg(long, default_value_t = 440.0)]
     pub tone_hz: f64,
+    /// Publish this microphone instead of the tone (an id from `onair devices`, or
+    /// "default" for the system's default input).
+    #[arg(long, value_name = "ID")]
+    pub mic: Option<String>,
     /// Publish video only.
     #[arg(long)]
     pub no_audio: bool,
@@ -285,7 +290,18 @@ async fn stream(
 
     let mut audio_track = None;
     if !args.no_audio {
-        let info = tone.info();
+        // A microphone when asked for one, otherwise the tone; both give 48 kHz mono 10 ms.
+        let mic = match &args.mic {
+            None => None,
+            Some(id) => Some(Microphone::open(MicConfig {
+                device: (id != "default").then(|| id.clone()),
+                channels: 1,
+            })?),
+        };
+        let info = match &mic {
+            Some(mic) => mic.info(),
+            None => tone.info(),
+        };
         let audio_source = NativeAudioSource::new(
             AudioSourceOptions::default(),
             info.sample_rate,
@@ -297,11 +313,15 @@ async fn stream(
             source: TrackSource::Microphone,
             ..Default::default()
         };
+        let what = match &mic {
+            Some(_) => format!("microphone {:?}", info.name),
+            None => format!("{} Hz tone", args.tone_hz),
+        };
         match local.publish_track(track.clone(), audio_options).await {
             Ok(publication) => out.event(
                 "published",
-                json!({"kind": "audio", "sid": publication.sid(), "tone_hz": args.tone_hz, "ms": ms(start.elapsed())}),
-                || format!("published audio {} ({} Hz tone) at {:.0} ms", publication.sid(), args.tone_hz, ms(start.elapsed())),
+                json!({"kind": "audio", "sid": publication.sid(), "tone_hz": mic.is_none().then_some(args.tone_hz), "mic": mic.as_ref().map(|_| &info.name), "ms": ms(start.elapsed())}),
+                || format!("published audio {} ({what}) at {:.0} ms", publication.sid(), ms(start.elapsed())),
             ),
             Err(e) => {
                 cancel.cancel();
@@ -311,31 +331,77 @@ async fn stream(
             }
         }
         let cancel = cancel.clone();
-        let mut tone = tone.clone();
-        tasks.spawn(
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(10));
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tick.tick() => {}
+        match mic {
+            Some(mut mic) => {
+                // The device delivers at its own pace: a blocking thread takes its frames and
+                // hands them over; it stops (closing the device) when the stream ends.
+                let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
+                let reader_cancel = cancel.clone();
+                tasks.spawn_blocking(move || {
+                    while !reader_cancel.is_cancelled() {
+                        match mic.next_frame_timeout(Duration::from_millis(100)) {
+                            Ok(Some(frame)) => {
+                                if frames_tx.blocking_send(frame).is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(err) => {
+                                tracing::warn!(%err, "microphone stopped");
+                                break;
+                            }
+                        }
                     }
-                    let Ok(captured) = tone.next_frame() else {
-                        break;
-                    };
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        result = audio_source.capture_frame(&captured.frame) => {
-                            if let Err(err) = result {
+                    let report = mic.stop();
+                    tracing::debug!(?report, "microphone closed");
+                });
+                tasks.spawn(
+                    async move {
+                        loop {
+                            let captured = tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                frame = frames_rx.recv() => match frame {
+                                    Some(frame) => frame,
+                                    None => break,
+                                },
+                            };
+                            if let Err(err) = audio_source.capture_frame(&captured.frame).await {
                                 tracing::warn!(%err, "audio frame not accepted");
                                 break;
                             }
                         }
                     }
-                }
+                    .instrument(tracing::debug_span!("onair-mic-pump")),
+                );
             }
-            .instrument(tracing::debug_span!("onair-audio-pump")),
-        );
+            None => {
+                let mut tone = tone.clone();
+                tasks.spawn(
+                    async move {
+                        let mut tick = tokio::time::interval(Duration::from_millis(10));
+                        loop {
+                            tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                _ = tick.tick() => {}
+                            }
+                            let Ok(captured) = tone.next_frame() else {
+                                break;
+                            };
+                            tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                result = audio_source.capture_frame(&captured.frame) => {
+                                    if let Err(err) = result {
+                                        tracing::warn!(%err, "audio frame not accepted");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    .instrument(tracing::debug_span!("onair-audio-pump")),
+                );
+            }
+        }
         audio_track = Some(track);
     }
     out.event("live", json!({"ms": ms(start.elapsed())}), || {

@@ -1,5 +1,6 @@
 //! `onair`: go live from a terminal with the test pattern and tone, and watch as a viewer.
 
+mod devices;
 mod error;
 mod live;
 mod output;
@@ -35,6 +36,8 @@ enum Command {
     Live(live::LiveArgs),
     /// Join a room as a viewer and report, each second, what arrives.
     Watch(watch::WatchArgs),
+    /// List the microphones (ids for `onair live --mic`).
+    Devices(devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Live(args) => live::run(args, &load, &out).await,
             Command::Watch(args) => watch::run(args, &load, &out).await,
+            Command::Devices(args) => devices::run(args, &out),
         }
     });
     let code = match result {

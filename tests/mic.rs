@@ -1,116 +1,13 @@
-//! The microphone through cpal against a real sound server: PulseAudio with a null sink whose
-//! monitor is the default source, a 440 Hz tone played into it with sox | paplay (the recipe
-//! in docs/testing.md). Needs `pulseaudio`, `pactl`, `paplay` and `sox` (scripts/setup.sh).
-//! Run one test at a time (`--test-threads=1`, as scripts/test.sh does): each sets
-//! PULSE_SERVER for this process.
+//! The microphone through cpal against a real sound server (`onair_e2e::pulse`): capture,
+//! pitch and level, mute, release, open/close cycles, and `onair live --mic` heard by the
+//! Python viewer. One test at a time (scripts/test.sh passes --test-threads=1).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onair_capture::mic::{list_microphones, measure, MicConfig, Microphone};
 use onair_capture::AudioSource;
-
-/// A PulseAudio daemon of our own, in the foreground, killed on drop.
-struct Pulse {
-    daemon: Child,
-    player: Vec<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl Pulse {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let daemon = Command::new("pulseaudio")
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--disallow-exit",
-                "--load=module-native-protocol-unix auth-anonymous=1",
-                "--load=module-null-sink sink_name=onair_sink rate=48000 channels=2",
-                "--load=module-always-sink",
-            ])
-            .env("HOME", dir.path())
-            .env("XDG_RUNTIME_DIR", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio (scripts/setup.sh installs it)");
-        let pulse = Self {
-            daemon,
-            player: Vec::new(),
-            dir,
-        };
-        // Tests run one at a time (see the module comment): nothing else reads it meanwhile.
-        std::env::set_var("PULSE_SERVER", pulse.server());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pulse.pactl(&["info"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "pulseaudio did not start within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(pulse
-            .pactl(&["set-default-source", "onair_sink.monitor"])
-            .status
-            .success());
-        pulse
-    }
-
-    fn server(&self) -> String {
-        format!("unix:{}/pulse/native", self.dir.path().display())
-    }
-
-    fn pactl(&self, args: &[&str]) -> std::process::Output {
-        Command::new("pactl")
-            .args(args)
-            .env("PULSE_SERVER", self.server())
-            .output()
-            .unwrap()
-    }
-
-    /// Plays a sine of `hz` at linear amplitude `amplitude` into the null sink.
-    fn play(&mut self, hz: u32, amplitude: f32) {
-        let mut sox = Command::new("sox")
-            .args([
-                "-n", "-r", "48000", "-c", "2", "-t", "wav", "-", "synth", "60", "sine",
-            ])
-            .arg(hz.to_string())
-            .args(["vol", &amplitude.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sox");
-        let paplay = Command::new("paplay")
-            .arg("--latency-msec=20")
-            .env("PULSE_SERVER", self.server())
-            .stdin(Stdio::from(sox.stdout.take().unwrap()))
-            .spawn()
-            .expect("paplay");
-        self.player.push(sox);
-        self.player.push(paplay);
-    }
-
-    /// Source outputs (recording streams) the server has open.
-    fn source_outputs(&self) -> usize {
-        let out = self.pactl(&["list", "short", "source-outputs"]);
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        for child in self
-            .player
-            .iter_mut()
-            .chain(std::iter::once(&mut self.daemon))
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use onair_e2e::harness::{JsonProcess, LiveKitServer};
+use onair_e2e::pulse::Pulse;
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -130,9 +27,9 @@ fn capture(mic: &mut Microphone, skip: usize, count: usize) -> Vec<f32> {
     samples
 }
 
-#[test]
-fn a_tone_played_into_the_sound_server_is_captured_at_48_khz_with_its_pitch_and_level() {
-    let mut pulse = Pulse::start();
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tone_played_into_the_sound_server_is_captured_at_48_khz_with_its_pitch_and_level() {
+    let mut pulse = Pulse::start().await.unwrap();
     pulse.play(440, 0.5);
     let mics = list_microphones().unwrap();
     assert!(!mics.is_empty(), "cpal lists the PulseAudio-backed devices");
@@ -150,9 +47,9 @@ fn a_tone_played_into_the_sound_server_is_captured_at_48_khz_with_its_pitch_and_
     assert!(report.frames >= 200, "{report:?}");
 }
 
-#[test]
-fn mute_sends_digital_silence_while_the_device_stays_open() {
-    let mut pulse = Pulse::start();
+#[tokio::test(flavor = "multi_thread")]
+async fn mute_sends_digital_silence_while_the_device_stays_open() {
+    let mut pulse = Pulse::start().await.unwrap();
     pulse.play(440, 0.5);
     let mut mic = Microphone::open(MicConfig::default()).unwrap();
     capture(&mut mic, 100, 1);
@@ -174,9 +71,9 @@ fn mute_sends_digital_silence_while_the_device_stays_open() {
     assert!(measure(&samples).rms_dbfs > -20.0);
 }
 
-#[test]
-fn stopping_closes_the_device_and_ends_the_thread_before_it_returns() {
-    let pulse = Pulse::start();
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_closes_the_device_and_ends_the_thread_before_it_returns() {
+    let pulse = Pulse::start().await.unwrap();
     let baseline = threads();
     let mut mic = Microphone::open(MicConfig::default()).unwrap();
     mic.next_frame().unwrap();
@@ -196,9 +93,9 @@ fn stopping_closes_the_device_and_ends_the_thread_before_it_returns() {
     println!("stop took {:?}", report.stop_time);
 }
 
-#[test]
-fn two_hundred_open_close_cycles_leave_threads_fds_and_memory_where_they_were() {
-    let pulse = Pulse::start();
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_open_close_cycles_leave_threads_fds_and_memory_where_they_were() {
+    let pulse = Pulse::start().await.unwrap();
     let figures = || {
         let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -238,9 +135,9 @@ fn two_hundred_open_close_cycles_leave_threads_fds_and_memory_where_they_were() 
     );
 }
 
-#[test]
-fn an_unknown_microphone_is_a_clear_error() {
-    let _pulse = Pulse::start();
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_microphone_is_a_clear_error() {
+    let _pulse = Pulse::start().await.unwrap();
     let err = Microphone::open(MicConfig {
         device: Some("no-such-mic".into()),
         channels: 1,
@@ -251,5 +148,33 @@ fn an_unknown_microphone_is_a_clear_error() {
     assert!(
         err.contains("no-such-mic") && err.contains("onair devices"),
         "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onair_live_publishes_the_microphone_and_the_viewer_hears_the_tone() {
+    let mut pulse = Pulse::start().await.unwrap();
+    pulse.play(440, 0.5);
+    let server = LiveKitServer::start().await.unwrap();
+    let mut publisher = JsonProcess::onair_live(&server, "mic", &["--mic", "default"]).unwrap();
+    publisher
+        .wait_for("the microphone published", Duration::from_secs(20), |v| {
+            v["event"] == "published" && v["kind"] == "audio"
+        })
+        .await
+        .unwrap();
+    let mut viewer =
+        JsonProcess::viewer(&server, "mic", "listener", Duration::from_secs(6)).unwrap();
+    viewer.finish(Duration::from_secs(30)).await.unwrap();
+    let summary = viewer.last_event("summary").expect("a summary").clone();
+    let hz = summary["audio_hz"].as_f64().expect("sound was heard");
+    println!("viewer heard {hz:.1} Hz at RMS {}", summary["audio_rms"]);
+    assert!((hz - 440.0).abs() <= 2.0, "{summary}");
+    publisher.terminate().unwrap();
+    assert_eq!(publisher.finish(Duration::from_secs(10)).await.unwrap(), 0);
+    assert_eq!(
+        pulse.source_outputs(),
+        0,
+        "onair live closed the microphone on exit"
     );
 }

@@ -1,0 +1,41 @@
+//! `onair devices`: the microphones this machine offers, with the ids `onair live --mic`
+//! takes.
+
+use clap::Args;
+use onair_capture::mic::list_microphones;
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::output::Reporter;
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {}
+
+pub fn run(_args: DevicesArgs, out: &Reporter) -> Result<u8, CliError> {
+    let mics = list_microphones()?;
+    if mics.is_empty() {
+        out.event("microphones", json!({"microphones": []}), || {
+            "no microphone found: connect one, or go live with the tone (the default)".into()
+        });
+        return Ok(0);
+    }
+    out.event("microphones", json!({ "microphones": mics }), || {
+        let mut text = String::from("microphones (pass the id to `onair live --mic`):");
+        for m in &mics {
+            text.push_str(&format!(
+                "\n  {}{}  — {}–{} Hz, {} channel(s)",
+                m.id,
+                if m.is_default { " (default)" } else { "" },
+                m.min_sample_rate,
+                m.max_sample_rate,
+                m.channels
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
+        }
+        text
+    });
+    Ok(0)
+}
