@@ -20,7 +20,7 @@ step() { printf '\n==> %s\n' "$*"; }
 mkdir -p "$CACHE/bin" "$CACHE/wheels" "$ROOT/.tools/bin"
 
 # --- Debian packages -------------------------------------------------------------------
-APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg procps wrk cmake nasm libasound2-dev libasound2-plugins alsa-utils pulseaudio pulseaudio-utils sox)
+APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg procps wrk cmake nasm libasound2-dev libasound2-plugins alsa-utils pulseaudio pulseaudio-utils sox libclang-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

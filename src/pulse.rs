@@ -19,7 +19,13 @@ pub struct Pulse {
 }
 
 impl Pulse {
+    /// A server whose sink (and so the default source) runs at 48 kHz.
     pub async fn start() -> Result<Self> {
+        Self::start_at(48_000).await
+    }
+
+    /// A server whose sink runs at `rate`: 44,100 makes every capture go through resampling.
+    pub async fn start_at(rate: u32) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let daemon = Command::new("pulseaudio")
             .args([
@@ -28,7 +34,7 @@ impl Pulse {
                 "--exit-idle-time=-1",
                 "--disallow-exit",
                 "--load=module-native-protocol-unix auth-anonymous=1",
-                "--load=module-null-sink sink_name=onair_sink rate=48000 channels=2",
+                &format!("--load=module-null-sink sink_name=onair_sink rate={rate} channels=2"),
                 "--load=module-always-sink",
             ])
             .env("HOME", dir.path())
@@ -81,11 +87,20 @@ impl Pulse {
 
     /// Plays a sine of `hz` at linear amplitude `amplitude` into the null sink.
     pub fn play(&mut self, hz: u32, amplitude: f32) {
+        self.play_synth(&["sine", &hz.to_string()], amplitude);
+    }
+
+    /// Plays white noise at linear amplitude `amplitude` into the null sink.
+    pub fn play_noise(&mut self, amplitude: f32) {
+        self.play_synth(&["whitenoise"], amplitude);
+    }
+
+    fn play_synth(&mut self, synth: &[&str], amplitude: f32) {
         let mut sox = Command::new("sox")
             .args([
-                "-n", "-r", "48000", "-c", "2", "-t", "wav", "-", "synth", "60", "sine",
+                "-n", "-r", "48000", "-c", "2", "-t", "wav", "-", "synth", "60",
             ])
-            .arg(hz.to_string())
+            .args(synth)
             .args(["vol", &amplitude.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -99,6 +114,12 @@ impl Pulse {
             .expect("paplay");
         self.player.push(sox);
         self.player.push(paplay);
+    }
+
+    /// Kills the sound server, as a crash (or a pulled USB device) would.
+    pub fn kill_server(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
     }
 
     /// Source outputs (recording streams) the server has open.

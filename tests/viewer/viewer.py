@@ -176,9 +176,12 @@ async def main():
         except asyncio.TimeoutError:
             pass
         tail = viewer.audio[-48000:]
+        recent = np.asarray(viewer.audio[-9600:], dtype=np.float64)  # the last 200 ms
         emit("report", frames=viewer.frames, new_frames=viewer.frames - last_frames,
              audio_samples=viewer.audio_samples,
-             audio_hz=dominant_frequency(tail, 48000))
+             audio_hz=dominant_frequency(tail, 48000),
+             audio_rms_200ms=float(np.sqrt(np.mean(np.square(recent)))) if recent.size else None,
+             audio_peak_200ms=float(np.max(np.abs(recent))) if recent.size else None)
         last_frames = viewer.frames
 
     emit("summary", **viewer.summary())

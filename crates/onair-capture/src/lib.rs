@@ -3,6 +3,7 @@
 //! latency meter) that the CLI, the studio and the tests use exactly like devices.
 
 pub mod analysis;
+pub mod camera;
 pub mod convert;
 pub mod mic;
 pub mod test_pattern;

@@ -147,10 +147,25 @@ pub struct MicReport {
     pub stop_time: Duration,
 }
 
+/// Mutes a [`Microphone`] from another thread; harmless once the microphone is closed.
+#[derive(Clone)]
+pub struct MuteSwitch(Arc<Shared>);
+
+impl MuteSwitch {
+    pub fn set(&self, muted: bool) {
+        self.0.muted.store(muted, Ordering::SeqCst);
+    }
+
+    pub fn is_muted(&self) -> bool {
+        self.0.muted.load(Ordering::SeqCst)
+    }
+}
+
 /// An open microphone. `#[must_use]`: dropping it closes the device.
 #[must_use = "dropping the guard closes the microphone"]
 pub struct Microphone {
     info: AudioInfo,
+    device_format: (u32, u16),
     shared: Arc<Shared>,
     frames: Receiver<Result<CapturedAudioFrame, CaptureError>>,
     thread: Option<JoinHandle<()>>,
@@ -158,6 +173,8 @@ pub struct Microphone {
 
 /// How long opening a device may take before we give up.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a running device may deliver nothing before it counts as lost.
+const SILENCE_LIMIT: Duration = Duration::from_secs(2);
 
 impl Microphone {
     /// Opens the device and starts capturing; returns once the stream runs (or failed to).
@@ -188,8 +205,9 @@ impl Microphone {
                 CaptureError::DeviceLost(format!("cannot start the capture thread: {e}"))
             })?;
         match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok(info)) => Ok(Self {
+            Ok(Ok((info, device_format))) => Ok(Self {
                 info,
+                device_format,
                 shared,
                 frames,
                 thread: Some(thread),
@@ -207,6 +225,11 @@ impl Microphone {
         }
     }
 
+    /// The rate and channel count the device delivers (before mixing and resampling).
+    pub fn device_format(&self) -> (u32, u16) {
+        self.device_format
+    }
+
     /// Sends silence instead of the signal; the device stays open (the meter keeps reading).
     pub fn set_muted(&self, muted: bool) {
         self.shared.muted.store(muted, Ordering::SeqCst);
@@ -214,6 +237,12 @@ impl Microphone {
 
     pub fn is_muted(&self) -> bool {
         self.shared.muted.load(Ordering::SeqCst)
+    }
+
+    /// A handle that mutes and unmutes from elsewhere (a UI, a tray) while the capture
+    /// loop owns the guard.
+    pub fn mute_switch(&self) -> MuteSwitch {
+        MuteSwitch(self.shared.clone())
     }
 
     /// The meter: level of the latest 10 ms, before mute.
@@ -317,6 +346,7 @@ fn build_stream(
     chunks: SyncSender<Chunk>,
     shared: Arc<Shared>,
     failed: SyncSender<String>,
+    period: Option<u32>,
 ) -> Result<cpal::Stream, cpal::BuildStreamError> {
     fn make<T: cpal::SizedSample>(
         device: &cpal::Device,
@@ -349,7 +379,10 @@ fn build_stream(
             None,
         )
     }
-    let stream_config = config.config();
+    let mut stream_config = config.config();
+    if let Some(frames) = period {
+        stream_config.buffer_size = cpal::BufferSize::Fixed(frames);
+    }
     use cpal::SampleFormat as F;
     match config.sample_format() {
         F::F32 => make::<f32>(device, &stream_config, chunks, shared, failed),
@@ -364,7 +397,7 @@ fn build_stream(
 fn capture_thread(
     config: MicConfig,
     shared: Arc<Shared>,
-    ready: SyncSender<Result<AudioInfo, CaptureError>>,
+    ready: SyncSender<Result<(AudioInfo, (u32, u16)), CaptureError>>,
     frames: SyncSender<Result<CapturedAudioFrame, CaptureError>>,
 ) {
     let host = cpal::default_host();
@@ -386,7 +419,25 @@ fn capture_thread(
     let in_channels = supported.channels() as usize;
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(64);
     let (fail_tx, fail_rx) = mpsc::sync_channel::<String>(4);
-    let stream = match build_stream(&device, &supported, chunk_tx, shared.clone(), fail_tx)
+    // Ask for a short buffer: cpal's default can hold several periods of 25 ms or more, each
+    // of them latency. Devices refuse sizes they cannot do; then the next, then their default.
+    let ten_ms = in_rate / 100;
+    let mut built = Err(cpal::BuildStreamError::StreamConfigNotSupported);
+    for period in [Some(ten_ms * 2), Some(ten_ms * 4), None] {
+        built = build_stream(
+            &device,
+            &supported,
+            chunk_tx.clone(),
+            shared.clone(),
+            fail_tx.clone(),
+            period,
+        );
+        if built.is_ok() {
+            break;
+        }
+    }
+    drop((chunk_tx, fail_tx));
+    let stream = match built
         .map_err(|e| e.to_string())
         .and_then(|s| s.play().map(|_| s).map_err(|e| e.to_string()))
     {
@@ -399,18 +450,29 @@ fn capture_thread(
         }
     };
     let out_channels = config.channels as usize;
-    let _ = ready.send(Ok(AudioInfo {
-        name: name.clone(),
-        sample_rate: OUTPUT_RATE,
-        channels: config.channels,
-    }));
+    let _ = ready.send(Ok((
+        AudioInfo {
+            name: name.clone(),
+            sample_rate: OUTPUT_RATE,
+            channels: config.channels,
+        },
+        (in_rate, in_channels as u16),
+    )));
 
     let mut pipeline = Pipeline::new(in_rate, in_channels, out_channels);
+    let mut last_chunk = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
-        if let Ok(err) = fail_rx.try_recv() {
-            let _ = frames.try_send(Err(CaptureError::DeviceLost(format!(
-                "{name:?} stopped delivering: {err}"
-            ))));
+        let lost = match fail_rx.try_recv() {
+            Ok(err) => Some(format!("{name:?}: {err}")),
+            // Some backends just go quiet when the device disappears (or the sound server
+            // dies); a live microphone delivers every few milliseconds.
+            Err(_) if last_chunk.elapsed() > SILENCE_LIMIT => Some(format!(
+                "{name:?} delivered nothing for {SILENCE_LIMIT:?}: unplugged, or taken by another app?"
+            )),
+            Err(_) => None,
+        };
+        if let Some(message) = lost {
+            let _ = frames.try_send(Err(CaptureError::DeviceLost(message)));
             break;
         }
         let chunk = match chunk_rx.recv_timeout(Duration::from_millis(50)) {
@@ -418,6 +480,7 @@ fn capture_thread(
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        last_chunk = Instant::now();
         for (samples, capture_time_us) in pipeline.push(&chunk) {
             let level = measure(&samples);
             shared

@@ -31,6 +31,7 @@ impl CliError {
             Self::Connect(_) => "connect_failed",
             Self::Room(_) | Self::Frame(_) => "stream_failed",
             Self::Engine(_) => "engine_failed",
+            Self::Capture(onair_capture::CaptureError::NoDevice(_)) => "no_device",
             Self::Capture(_) => "capture_failed",
             Self::Usage(_) => "usage",
             Self::Token(_) => "token",
@@ -47,6 +48,9 @@ impl CliError {
                 "check --url and that the LiveKit server is running (`bash scripts/run.sh` starts one)"
             }
             Self::Usage(_) => "see `onair --help`",
+            Self::Capture(_) => {
+                "`onair devices` lists the cameras and microphones; without --camera/--mic the test pattern and tone are used"
+            }
             _ => return None,
         })
     }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use onair_capture::camera::{Camera, CameraConfig};
 use onair_capture::mic::{MicConfig, Microphone};
 use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
 use onair_core::VideoCodec;
 use onair_livekit::{
-    AudioSourceOptions, DegradationPreference, EncoderBackend, LoadOptions, LocalAudioTrack,
-    LocalVideoTrack, NativeAudioSource, NativeVideoSource, Room, RoomEvent, RoomOptions,
-    TrackPublishOptions, TrackSource,
+    AudioProcessingOptions, AudioProcessor, AudioSourceOptions, DegradationPreference,
+    EncoderBackend, LoadOptions, LocalAudioTrack, LocalVideoTrack, NativeAudioSource,
+    NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions, TrackSource,
 };
 use serde_json::json;
 use tokio::time::MissedTickBehavior;
@@ -69,10 +70,24 @@ pub struct LiveArgs {
     /// Frequency of the tone in Hz.
     #[arg(long, default_value_t = 440.0)]
     pub tone_hz: f64,
+    /// Publish this camera instead of the test pattern (an id from `onair devices`, or
+    /// "default" for the first camera); --width/--height/--fps ask for its mode (the closest
+    /// it offers is used).
+    #[arg(long, value_name = "ID")]
+    pub camera: Option<String>,
     /// Publish this microphone instead of the tone (an id from `onair devices`, or
     /// "default" for the system's default input).
     #[arg(long, value_name = "ID")]
     pub mic: Option<String>,
+    /// With --mic: WebRTC noise suppression from the SDK (off by default).
+    #[arg(long, requires = "mic")]
+    pub noise_suppression: bool,
+    /// With --mic: echo cancellation from the SDK (off by default).
+    #[arg(long, requires = "mic")]
+    pub echo_cancellation: bool,
+    /// With --mic: automatic gain from the SDK (off by default).
+    #[arg(long, requires = "mic")]
+    pub auto_gain: bool,
     /// Publish video only.
     #[arg(long)]
     pub no_audio: bool,
@@ -112,6 +127,24 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     let mut pattern = TestPattern::new(args.width, args.height, args.fps)?;
     let mut tone = Tone::new(args.tone_hz, 48_000, 1, -12.0)?;
     let token = args.creds.token(Role::Publisher)?;
+    // Devices first: no point joining the room without them, and their errors are the ones
+    // a creator can act on.
+    let camera = match &args.camera {
+        None => None,
+        Some(id) => Some(Camera::open(CameraConfig {
+            device: (id != "default").then(|| id.clone()),
+            width: args.width,
+            height: args.height,
+            fps: args.fps.round() as u32,
+        })?),
+    };
+    let mic = match (&args.mic, args.no_audio) {
+        (Some(id), false) => Some(Microphone::open(MicConfig {
+            device: (id != "default").then(|| id.clone()),
+            channels: 1,
+        })?),
+        _ => None,
+    };
 
     let info = onair_livekit::load(load)?;
     out.event(
@@ -146,8 +179,12 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
         &args,
         &room,
         &mut events,
-        &mut pattern,
-        &mut tone,
+        Sources {
+            pattern: &mut pattern,
+            tone: &mut tone,
+            camera,
+            mic,
+        },
         start,
         out,
     )
@@ -199,17 +236,35 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     Ok(code)
 }
 
+/// What goes on air: a device when one was asked for, the synthetic source otherwise.
+struct Sources<'a> {
+    pattern: &'a mut TestPattern,
+    tone: &'a mut Tone,
+    camera: Option<Camera>,
+    mic: Option<Microphone>,
+}
+
 async fn stream(
     args: &LiveArgs,
     room: &Room,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<RoomEvent>,
-    pattern: &mut TestPattern,
-    tone: &mut Tone,
+    sources: Sources<'_>,
     start: Instant,
     out: &Reporter,
 ) -> Result<(EndReason, u32), CliError> {
+    let Sources {
+        pattern,
+        tone,
+        camera,
+        mic,
+    } = sources;
     let local = room.local_participant();
-    let video_source = NativeVideoSource::new(args.width, args.height)?;
+    let (width, height) = match &camera {
+        Some(c) => (c.info().width, c.info().height),
+        None => (args.width, args.height),
+    };
+    let camera_name = camera.as_ref().map(|c| c.info().name);
+    let video_source = NativeVideoSource::new(width, height)?;
     let video_track = LocalVideoTrack::create_video_track("camera", video_source.clone())?;
     let options = TrackPublishOptions {
         video_codec: args.codec,
@@ -234,7 +289,37 @@ async fn stream(
     let tasks = TaskTracker::new();
     let frames = Arc::new(AtomicU32::new(0));
     // Frames flow before publishing completes so the first encoded frame is ready at once.
-    {
+    if let Some(mut camera) = camera {
+        // The camera delivers at its own pace on its own thread; this one hands frames to
+        // the encoder and closes the camera when the stream ends.
+        let cancel = cancel.clone();
+        let frames = frames.clone();
+        let source = video_source.clone();
+        tasks.spawn_blocking(move || {
+            while !cancel.is_cancelled() {
+                match camera.next_frame_timeout(Duration::from_millis(100)) {
+                    Ok(Some(captured)) => {
+                        if let Err(err) = source.capture_frame(
+                            &captured.frame,
+                            captured.capture_time_us,
+                            captured.frame_id,
+                        ) {
+                            tracing::warn!(%err, "video frame not accepted");
+                            break;
+                        }
+                        frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "camera stopped");
+                        break;
+                    }
+                }
+            }
+            let report = camera.stop();
+            tracing::debug!(?report, "camera closed");
+        });
+    } else {
         let cancel = cancel.clone();
         let frames = frames.clone();
         let source = video_source.clone();
@@ -284,20 +369,13 @@ async fn stream(
     };
     out.event(
         "published",
-        json!({"kind": "video", "sid": video_pub.sid(), "codec": args.codec, "width": args.width, "height": args.height, "fps": args.fps, "simulcast": args.simulcast, "ms": ms(start.elapsed())}),
-        || format!("published video {} ({} {}x{}@{}{}) at {:.0} ms", video_pub.sid(), args.codec, args.width, args.height, args.fps, if args.simulcast { ", simulcast" } else { "" }, ms(start.elapsed())),
+        json!({"kind": "video", "sid": video_pub.sid(), "codec": args.codec, "width": width, "height": height, "fps": args.fps, "simulcast": args.simulcast, "camera": camera_name, "ms": ms(start.elapsed())}),
+        || format!("published video {} ({} {}x{}@{}{}{}) at {:.0} ms", video_pub.sid(), args.codec, width, height, args.fps, if args.simulcast { ", simulcast" } else { "" }, camera_name.as_ref().map(|n| format!(", camera {n:?}")).unwrap_or_default(), ms(start.elapsed())),
     );
 
     let mut audio_track = None;
     if !args.no_audio {
         // A microphone when asked for one, otherwise the tone; both give 48 kHz mono 10 ms.
-        let mic = match &args.mic {
-            None => None,
-            Some(id) => Some(Microphone::open(MicConfig {
-                device: (id != "default").then(|| id.clone()),
-                channels: 1,
-            })?),
-        };
         let info = match &mic {
             Some(mic) => mic.info(),
             None => tone.info(),
@@ -333,6 +411,17 @@ async fn stream(
         let cancel = cancel.clone();
         match mic {
             Some(mut mic) => {
+                let processing = AudioProcessingOptions {
+                    noise_suppression: args.noise_suppression,
+                    echo_cancellation: args.echo_cancellation,
+                    auto_gain_control: args.auto_gain,
+                    high_pass_filter: false,
+                };
+                let mut processor = if processing.any() {
+                    Some(AudioProcessor::new(processing)?)
+                } else {
+                    None
+                };
                 // The device delivers at its own pace: a blocking thread takes its frames and
                 // hands them over; it stops (closing the device) when the stream ends.
                 let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
@@ -340,7 +429,12 @@ async fn stream(
                 tasks.spawn_blocking(move || {
                     while !reader_cancel.is_cancelled() {
                         match mic.next_frame_timeout(Duration::from_millis(100)) {
-                            Ok(Some(frame)) => {
+                            Ok(Some(mut frame)) => {
+                                if let Some(apm) = processor.as_mut() {
+                                    if let Err(err) = apm.process(&mut frame.frame) {
+                                        tracing::warn!(%err, "audio processing failed; sending the frame as captured");
+                                    }
+                                }
                                 if frames_tx.blocking_send(frame).is_err() {
                                     break;
                                 }

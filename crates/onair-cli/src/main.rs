@@ -36,7 +36,7 @@ enum Command {
     Live(live::LiveArgs),
     /// Join a room as a viewer and report, each second, what arrives.
     Watch(watch::WatchArgs),
-    /// List the microphones (ids for `onair live --mic`).
+    /// List cameras and microphones (ids for `onair live --camera` / `--mic`).
     Devices(devices::DevicesArgs),
 }
 

@@ -9,6 +9,7 @@
 //! Every native handle is owned by a Rust value that drops it exactly once;
 //! [`live_handle_count`] tells how many are alive. `unsafe` lives in `sys` only.
 
+mod apm;
 mod engine;
 mod error;
 mod handle;
@@ -26,6 +27,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/livekit.proto.rs"));
 }
 
+pub use apm::{AudioProcessingOptions, AudioProcessor};
 pub use engine::{
     cap_malloc_arenas, dispose, live_handle_count, load, poisoned_reason, release_free_memory,
     EngineInfo, LoadOptions, LIBRARY_ENV, LIBRARY_FILE,
