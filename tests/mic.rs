@@ -34,7 +34,11 @@ async fn a_tone_from_a_44_1_khz_device_is_captured_at_48_khz_with_its_pitch_and_
     let mics = list_microphones().unwrap();
     assert!(!mics.is_empty(), "cpal lists the PulseAudio-backed devices");
     let mut mic = Microphone::open(MicConfig::default()).unwrap();
-    assert_eq!(mic.device_format().0, 44_100, "the resampler is in the path");
+    assert_eq!(
+        mic.device_format().0,
+        44_100,
+        "the resampler is in the path"
+    );
     assert_eq!(mic.info().sample_rate, 48_000);
     let samples = capture(&mut mic, 100, 100);
     let hz = onair_capture::analysis::dominant_frequency(&samples, 48_000).unwrap();

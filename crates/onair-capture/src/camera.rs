@@ -7,11 +7,11 @@
 //! the device before it returns, within a bound.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use onair_core::clock::unix_micros;
 
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
@@ -20,6 +20,7 @@ use nokhwa::utils::{
 };
 
 use crate::convert::{Converter, PixelFormat};
+use crate::device::{DeviceThread, Opening};
 use crate::{CaptureError, CapturedVideoFrame, VideoInfo, VideoSource};
 
 /// One mode a camera offers.
@@ -172,8 +173,8 @@ pub struct CameraReport {
     pub stop_time: Duration,
 }
 
-struct Shared {
-    stop: AtomicBool,
+#[derive(Default)]
+struct Counters {
     frames: AtomicU64,
     bad_frames: AtomicU64,
 }
@@ -182,56 +183,26 @@ struct Shared {
 #[must_use = "dropping the guard closes the camera"]
 pub struct Camera {
     info: VideoInfo,
-    shared: Arc<Shared>,
+    counters: Arc<Counters>,
     queue: Arc<FrameQueue>,
-    done: mpsc::Receiver<()>,
-    thread: Option<JoinHandle<()>>,
+    device: DeviceThread,
 }
-
-/// How long opening may take, and how long closing may take before we stop waiting.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Camera {
     /// Opens the camera in the requested or the closest mode and starts capturing.
     pub fn open(config: CameraConfig) -> Result<Self, CaptureError> {
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            frames: AtomicU64::new(0),
-            bad_frames: AtomicU64::new(0),
-        });
+        let counters = Arc::new(Counters::default());
         let queue = Arc::new(FrameQueue::new(2));
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let (done_tx, done) = mpsc::sync_channel(1);
-        let (thread_shared, thread_queue) = (shared.clone(), queue.clone());
-        let thread = std::thread::Builder::new()
-            .name("onair-camera".into())
-            .spawn(move || {
-                camera_thread(config, &thread_shared, &thread_queue, ready_tx);
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| {
-                CaptureError::DeviceLost(format!("cannot start the camera thread: {e}"))
-            })?;
-        match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok(info)) => Ok(Self {
-                info,
-                shared,
-                queue,
-                done,
-                thread: Some(thread),
-            }),
-            Ok(Err(err)) => {
-                let _ = thread.join();
-                Err(err)
-            }
-            Err(_) => {
-                shared.stop.store(true, Ordering::SeqCst);
-                Err(CaptureError::DeviceLost(format!(
-                    "the camera did not open within {OPEN_TIMEOUT:?}; unplug and reconnect it, or pick another"
-                )))
-            }
-        }
+        let (thread_counters, thread_queue) = (counters.clone(), queue.clone());
+        let (device, info) = DeviceThread::spawn("onair-camera", "camera", move |opening| {
+            camera_thread(config, opening, &thread_counters, &thread_queue)
+        })?;
+        Ok(Self {
+            info,
+            counters,
+            queue,
+            device,
+        })
     }
 
     /// The next frame, waiting at most `limit`.
@@ -249,20 +220,11 @@ impl Camera {
 
     fn shutdown(&mut self) -> CameraReport {
         let started = Instant::now();
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let mut closed = true;
-        if let Some(thread) = self.thread.take() {
-            closed = self.done.recv_timeout(CLOSE_TIMEOUT).is_ok();
-            if closed {
-                let _ = thread.join();
-            } else {
-                tracing::warn!("the camera driver did not return within {CLOSE_TIMEOUT:?}; its thread is left to finish");
-            }
-        }
+        let closed = self.device.stop();
         CameraReport {
-            frames: self.shared.frames.load(Ordering::SeqCst),
+            frames: self.counters.frames.load(Ordering::SeqCst),
             dropped: self.queue.dropped(),
-            bad_frames: self.shared.bad_frames.load(Ordering::SeqCst),
+            bad_frames: self.counters.bad_frames.load(Ordering::SeqCst),
             closed,
             stop_time: started.elapsed(),
         }
@@ -289,36 +251,29 @@ impl VideoSource for Camera {
     }
 }
 
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
 fn camera_thread(
     config: CameraConfig,
-    shared: &Shared,
+    opening: Opening<VideoInfo>,
+    counters: &Counters,
     queue: &FrameQueue,
-    ready: SyncSender<Result<VideoInfo, CaptureError>>,
 ) {
     let opened = open_device(&config);
     let (mut camera, mut converter, info) = match opened {
         Ok(v) => v,
         Err(err) => {
-            let _ = ready.send(Err(err));
+            let _ = opening.ready.send(Err(err));
             return;
         }
     };
-    let _ = ready.send(Ok(info));
+    let _ = opening.ready.send(Ok(info));
     let mut frame_id = 0u32;
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !opening.stop.load(Ordering::SeqCst) {
         match camera.frame_raw() {
             Ok(bytes) => {
-                let capture_time_us = now_us();
+                let capture_time_us = unix_micros();
                 match converter.convert(&bytes) {
                     Ok(frame) => {
-                        shared.frames.fetch_add(1, Ordering::Relaxed);
+                        counters.frames.fetch_add(1, Ordering::Relaxed);
                         queue.push(CapturedVideoFrame {
                             frame,
                             capture_time_us,
@@ -327,7 +282,7 @@ fn camera_thread(
                         frame_id = frame_id.wrapping_add(1);
                     }
                     Err(err) => {
-                        shared.bad_frames.fetch_add(1, Ordering::Relaxed);
+                        counters.bad_frames.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%err, "skipped a camera frame");
                     }
                 }

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod camera;
 pub mod convert;
+mod device;
 pub mod mic;
 pub mod test_pattern;
 pub mod tone;

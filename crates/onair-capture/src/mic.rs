@@ -10,13 +10,14 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use onair_core::clock::unix_micros;
 use onair_core::AudioFrame;
 use rubato::{FftFixedIn, Resampler};
 
+use crate::device::{DeviceThread, Opening};
 use crate::{AudioInfo, AudioSource, CaptureError, CapturedAudioFrame};
 
 /// The rate every frame leaves at.
@@ -126,7 +127,6 @@ pub fn measure(samples: &[f32]) -> Level {
 }
 
 struct Shared {
-    stop: AtomicBool,
     muted: AtomicBool,
     rms_bits: AtomicU32,
     peak_bits: AtomicU32,
@@ -168,11 +168,9 @@ pub struct Microphone {
     device_format: (u32, u16),
     shared: Arc<Shared>,
     frames: Receiver<Result<CapturedAudioFrame, CaptureError>>,
-    thread: Option<JoinHandle<()>>,
+    device: DeviceThread,
 }
 
-/// How long opening a device may take before we give up.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a running device may deliver nothing before it counts as lost.
 const SILENCE_LIMIT: Duration = Duration::from_secs(2);
 
@@ -186,7 +184,6 @@ impl Microphone {
             )));
         }
         let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
             muted: AtomicBool::new(false),
             rms_bits: AtomicU32::new((-180.0f32).to_bits()),
             peak_bits: AtomicU32::new((-180.0f32).to_bits()),
@@ -194,35 +191,20 @@ impl Microphone {
             dropped: AtomicU64::new(0),
             frames: AtomicU64::new(0),
         });
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         // 50 frames = 500 ms of slack for a slow consumer.
         let (frames_tx, frames) = mpsc::sync_channel(50);
         let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("onair-mic".into())
-            .spawn(move || capture_thread(config, thread_shared, ready_tx, frames_tx))
-            .map_err(|e| {
-                CaptureError::DeviceLost(format!("cannot start the capture thread: {e}"))
+        let (device, (info, device_format)) =
+            DeviceThread::spawn("onair-mic", "microphone", move |opening| {
+                capture_thread(config, opening, thread_shared, frames_tx)
             })?;
-        match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok((info, device_format))) => Ok(Self {
-                info,
-                device_format,
-                shared,
-                frames,
-                thread: Some(thread),
-            }),
-            Ok(Err(err)) => {
-                let _ = thread.join();
-                Err(err)
-            }
-            Err(_) => {
-                shared.stop.store(true, Ordering::SeqCst);
-                Err(CaptureError::DeviceLost(format!(
-                    "the microphone did not open within {OPEN_TIMEOUT:?}; is another app holding it?"
-                )))
-            }
-        }
+        Ok(Self {
+            info,
+            device_format,
+            shared,
+            frames,
+            device,
+        })
     }
 
     /// The rate and channel count the device delivers (before mixing and resampling).
@@ -275,10 +257,7 @@ impl Microphone {
 
     fn shutdown(&mut self) -> MicReport {
         let started = Instant::now();
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.device.stop();
         MicReport {
             frames: self.shared.frames.load(Ordering::SeqCst),
             dropped: self.shared.dropped.load(Ordering::SeqCst),
@@ -307,13 +286,6 @@ impl AudioSource for Microphone {
             }
         }
     }
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
 }
 
 /// A chunk from the audio callback: interleaved f32 and when it arrived.
@@ -367,7 +339,7 @@ fn build_stream(
                     .collect();
                 let chunk = Chunk {
                     samples,
-                    arrived_us: now_us(),
+                    arrived_us: unix_micros(),
                 };
                 if let Err(TrySendError::Full(_)) = chunks.try_send(chunk) {
                     shared.overruns.fetch_add(1, Ordering::Relaxed);
@@ -396,10 +368,11 @@ fn build_stream(
 
 fn capture_thread(
     config: MicConfig,
+    opening: Opening<(AudioInfo, (u32, u16))>,
     shared: Arc<Shared>,
-    ready: SyncSender<Result<(AudioInfo, (u32, u16)), CaptureError>>,
     frames: SyncSender<Result<CapturedAudioFrame, CaptureError>>,
 ) {
+    let Opening { stop, ready } = opening;
     let host = cpal::default_host();
     let opened = find_device(&host, config.device.as_deref()).and_then(|device| {
         let supported = device.default_input_config().map_err(|e| {
@@ -461,7 +434,7 @@ fn capture_thread(
 
     let mut pipeline = Pipeline::new(in_rate, in_channels, out_channels);
     let mut last_chunk = Instant::now();
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !stop.load(Ordering::SeqCst) {
         let lost = match fail_rx.try_recv() {
             Ok(err) => Some(format!("{name:?}: {err}")),
             // Some backends just go quiet when the device disappears (or the sound server
