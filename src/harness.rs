@@ -318,6 +318,18 @@ impl JsonProcess {
         Self::spawn(cmd)
     }
 
+    /// `onair live --json` at 640x360 with a token from elsewhere (the backend), once it is
+    /// live.
+    pub async fn onair_live_with_token(url: &str, token: &str) -> Result<Self> {
+        let mut publisher = Self::onair(&[
+            "live", "--url", url, "--token", token, "--width", "640", "--height", "360",
+        ])?;
+        publisher
+            .wait_event("live", Duration::from_secs(20))
+            .await?;
+        Ok(publisher)
+    }
+
     /// `onair live --json` publishing as `creator` in `room` (defaults: 1280x720@30 VP8 and a
     /// 440 Hz tone) with `extra` flags.
     pub fn onair_live(server: &LiveKitServer, room: &str, extra: &[&str]) -> Result<Self> {

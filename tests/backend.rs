@@ -41,18 +41,7 @@ async fn stack() -> Result<Stack> {
 /// `onair live` with a publisher token from the backend; returns once the backend says live.
 async fn go_live(s: &Stack) -> Result<JsonProcess> {
     let token = s.backend.publisher_token(&s.key, "Friday jam").await?;
-    let mut publisher = JsonProcess::onair(&[
-        "live",
-        "--url",
-        &token.url,
-        "--token",
-        &token.token,
-        "--width",
-        "640",
-        "--height",
-        "360",
-    ])?;
-    publisher.wait_event("live", WAIT).await?;
+    let publisher = JsonProcess::onair_live_with_token(&token.url, &token.token).await?;
     s.backend.wait_count(STREAMER, WAIT, |c| c.live).await?;
     Ok(publisher)
 }

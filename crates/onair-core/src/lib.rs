@@ -7,6 +7,7 @@ pub mod codec;
 pub mod media;
 pub mod validate;
 pub mod viewers;
+pub mod wire;
 
 pub use codec::VideoCodec;
 pub use media::{AudioFrame, FrameError, I420Frame};

@@ -10,6 +10,40 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// A stream's viewer count as the backend publishes it (`GET …/viewers`, and each `viewers`
+/// event of `…/viewers/events`), and as the studio and the viewer page read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewerCount {
+    /// Whether the creator is on air.
+    pub live: bool,
+    /// Viewers watching now (distinct identities; the creator never counts).
+    pub viewers: u32,
+    /// Most viewers at once during the current (or, once ended, the last) stream.
+    pub peak: u32,
+    /// When the server last confirmed the count (a webhook or a check against LiveKit), Unix
+    /// milliseconds; absent until the first confirmation.
+    pub confirmed_at: Option<i64>,
+    /// The stream on air, or the one that just ended.
+    pub stream_id: Option<i64>,
+    /// Tracks the creator publishes (0 while joining, 2 with camera and mic).
+    pub publisher_tracks: u32,
+}
+
+impl ViewerCount {
+    /// Nobody on air.
+    pub fn offline() -> Self {
+        Self {
+            live: false,
+            viewers: 0,
+            peak: 0,
+            confirmed_at: None,
+            stream_id: None,
+            publisher_tracks: 0,
+        }
+    }
+}
+
 /// What kind of client a participant is (LiveKit's `ParticipantInfo.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParticipantKind {

@@ -80,17 +80,7 @@ pub struct TokenRequest {
     pub ppv_price: Option<Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TokenResponse {
-    /// The LiveKit server to connect to.
-    pub url: String,
-    pub token: String,
-    pub room: String,
-    pub identity: String,
-    /// Unix seconds.
-    pub expires_at: u64,
-    pub stream_id: i64,
-}
+pub use onair_core::wire::PublisherToken as TokenResponse;
 
 fn unix_now() -> Duration {
     SystemTime::now()

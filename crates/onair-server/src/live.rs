@@ -14,43 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use livekit_api::services::room::RoomClient;
 use livekit_protocol as proto;
 use onair_core::viewers::{Outcome, ParticipantEvent, ViewerTally};
-use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::db::{self, Figures, StreamRecord};
 use crate::{publisher_identity, webhook};
 
-/// The count every subscriber sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ViewerCount {
-    /// Whether the creator is on air.
-    pub live: bool,
-    /// Viewers watching now (distinct identities; the creator never counts).
-    pub viewers: u32,
-    /// Most viewers at once during the current (or, once ended, the last) stream.
-    pub peak: u32,
-    /// When the server last confirmed the count (a webhook or a check against LiveKit), Unix
-    /// milliseconds; absent until the first confirmation.
-    pub confirmed_at: Option<i64>,
-    /// The stream on air, or the one that just ended.
-    pub stream_id: Option<i64>,
-    /// Tracks the creator publishes (0 while joining, 2 with camera and mic).
-    pub publisher_tracks: u32,
-}
-
-impl ViewerCount {
-    fn offline() -> Self {
-        Self {
-            live: false,
-            viewers: 0,
-            peak: 0,
-            confirmed_at: None,
-            stream_id: None,
-            publisher_tracks: 0,
-        }
-    }
-}
+pub use onair_core::viewers::ViewerCount;
 
 struct Live {
     stream_id: i64,
