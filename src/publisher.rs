@@ -3,14 +3,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
+use onair_capture::TestPattern;
 use onair_livekit::{
-    AudioSourceOptions, CloseReport, LocalAudioTrack, LocalTrackPublication, LocalVideoTrack,
-    NativeAudioSource, NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions,
-    TrackSource, VideoCodec,
+    CloseReport, LocalAudioTrack, LocalTrackPublication, LocalVideoTrack, NativeVideoSource, Room,
+    RoomEvent, RoomOptions, TrackPublishOptions, TrackSource, VideoCodec,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -59,26 +57,14 @@ impl Publisher {
 
         let source = NativeVideoSource::new(config.width, config.height)?;
         let video = LocalVideoTrack::create_video_track("camera", source.clone())?;
-        let mut pattern = TestPattern::new(config.width, config.height, config.fps)?;
-        let pump_cancel = cancel.clone();
-        let period = Duration::from_secs_f64(1.0 / config.fps);
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    _ = pump_cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let Ok(f) = pattern.next_frame() else { break };
-                if source
-                    .capture_frame(&f.frame, f.capture_time_us, f.frame_id)
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let pattern = TestPattern::new(config.width, config.height, config.fps)?;
+        onair_session::pump::spawn_pattern(
+            &tasks,
+            cancel.clone(),
+            pattern,
+            source.clone(),
+            Default::default(),
+        );
         let video_publication = local
             .publish_track(
                 video.clone(),
@@ -93,15 +79,7 @@ impl Publisher {
             .await?;
 
         let audio = if config.audio {
-            let mut tone = Tone::a440();
-            let info = tone.info();
-            let source = NativeAudioSource::new(
-                AudioSourceOptions::default(),
-                info.sample_rate,
-                info.channels,
-                100,
-            )?;
-            let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
+            let (track, _source) = onair_session::pump::tone_track(&tasks, cancel.clone())?;
             let publication = local
                 .publish_track(
                     track.clone(),
@@ -111,21 +89,6 @@ impl Publisher {
                     },
                 )
                 .await?;
-            let pump_cancel = cancel.clone();
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(10));
-                loop {
-                    tokio::select! {
-                        _ = pump_cancel.cancelled() => break,
-                        _ = tick.tick() => {}
-                    }
-                    let Ok(f) = tone.next_frame() else { break };
-                    tokio::select! {
-                        _ = pump_cancel.cancelled() => break,
-                        r = source.capture_frame(&f.frame) => if r.is_err() { break },
-                    }
-                }
-            });
             Some((track, publication))
         } else {
             None

@@ -165,3 +165,170 @@ async fn while_the_backend_is_away_the_count_is_stale_and_it_recovers_when_it_re
     subscription.close().await;
     Ok(())
 }
+
+fn settings() -> onair_session::SessionSettings {
+    onair_session::SessionSettings {
+        title: "Session test".into(),
+        width: 640,
+        height: 360,
+        ..Default::default()
+    }
+}
+
+/// A live session of alice's, through the backend.
+async fn live_session(s: &Stack) -> Result<onair_session::LiveSession> {
+    onair_e2e::harness::load_engine()?;
+    Ok(onair_session::LiveSession::go_live(s.client.clone(), settings()).await?)
+}
+
+/// Waits until `check` passes (polled every 10 ms), at most `limit`.
+async fn eventually(limit: Duration, check: impl Fn() -> Result<()>) -> Result<()> {
+    onair_e2e::harness::retry_for(limit, Duration::from_millis(10), || async { check() }).await
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_goes_live_through_the_backend_counts_its_viewer_and_ends_with_a_full_report(
+) -> Result<()> {
+    onair_e2e::harness::load_engine()?;
+    let s = stack().await?;
+    let threads_before = threads();
+    let session = live_session(&s).await?;
+    assert_eq!(session.state(), onair_session::SessionState::Live);
+    let timeline = session.timeline();
+    println!("go-live timeline: {timeline:?}");
+    assert_eq!(
+        timeline.iter().map(|t| t.step).collect::<Vec<_>>(),
+        ["token", "connect", "publish"]
+    );
+    let mut view = session.viewers().expect("a viewer count while live");
+    wait_view(&mut view, WAIT, |v| {
+        v.count.as_ref().is_some_and(|c| c.live)
+    })
+    .await?;
+
+    let token = s.backend.viewer_token("alice").await?;
+    let mut viewer =
+        JsonProcess::viewer_with_token(&token.url, &token.token, Duration::from_secs(60))?;
+    viewer.wait_event("first_frame", WAIT).await?;
+    wait_view(&mut view, Duration::from_secs(1), |v| {
+        v.count.as_ref().is_some_and(|c| c.viewers == 1)
+    })
+    .await?;
+
+    let report = session.end().await;
+    println!("{report:#?}");
+    assert!(report.all_ok(), "{report:#?}");
+    assert!(report.participant_gone);
+    assert_eq!(
+        report.steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        [
+            "stop capture",
+            "unpublish tracks",
+            "disconnect",
+            "release native handles",
+            "tell the backend",
+            "stop tasks",
+            "release memory"
+        ]
+    );
+    assert_eq!(session.state(), onair_session::SessionState::Ended);
+    assert!(!s
+        .livekit
+        .participants("alice")
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|p| p == "creator-alice"));
+    assert!(
+        s.livekit
+            .room_client()
+            .list_rooms(vec!["alice".into()])
+            .await?
+            .is_empty(),
+        "room deleted"
+    );
+    viewer
+        .wait_event("disconnected", Duration::from_secs(5))
+        .await?;
+    assert_eq!(onair_livekit::live_handle_count(), 0);
+    let again = session.end().await;
+    assert!(again.already_ended);
+    assert_eq!(again.steps, report.steps);
+    // libwebrtc frees a closed room's threads in batches every few seconds.
+    eventually(Duration::from_secs(20), || {
+        let now = threads();
+        anyhow::ensure!(
+            now <= threads_before,
+            "{now} threads, {threads_before} before"
+        );
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_dropped_without_end_leaves_the_room_within_2_s() -> Result<()> {
+    let s = stack().await?;
+    let session = live_session(&s).await?;
+    s.livekit
+        .wait_presence("alice", "creator-alice", true, WAIT)
+        .await?;
+    drop(session);
+    let gone = s
+        .livekit
+        .wait_presence("alice", "creator-alice", false, Duration::from_secs(2))
+        .await?;
+    println!("participant gone {gone:?} after the session was dropped");
+    eventually(Duration::from_secs(2), || {
+        let open = onair_livekit::live_handle_count();
+        anyhow::ensure!(open == 0, "{open} native handles still open");
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_deleting_the_room_ends_the_session_through_the_same_path() -> Result<()> {
+    let s = stack().await?;
+    let session = live_session(&s).await?;
+    let mut states = session.states();
+    s.livekit.room_client().delete_room("alice").await?;
+    let deleted = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|e| e.state == onair_session::SessionState::Ended),
+    )
+    .await??;
+    println!(
+        "session ended {:?} after the room was deleted",
+        deleted.elapsed()
+    );
+    let report = session.end().await;
+    assert!(report.already_ended);
+    assert!(report.reason.contains("room ended"), "{}", report.reason);
+    assert_eq!(report.steps.len(), 7);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_fails_go_live_with_an_auth_error_after_one_attempt() -> Result<()> {
+    onair_e2e::harness::load_engine()?;
+    let s = stack().await?;
+    let wrong = BackendClient::new(&s.backend.url(""), "onair_not_a_key");
+    let err = match onair_session::LiveSession::go_live(wrong, settings()).await {
+        Ok(_) => anyhow::bail!("went live with a wrong key"),
+        Err(err) => err,
+    };
+    assert_eq!(err.kind(), "auth");
+    assert!(err.to_string().contains("sign in again"));
+    assert_eq!(onair_livekit::live_handle_count(), 0);
+    Ok(())
+}

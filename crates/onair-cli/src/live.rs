@@ -16,7 +16,6 @@ use onair_livekit::{
     NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions, TrackSource,
 };
 use serde_json::json;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -320,39 +319,12 @@ async fn stream(
             tracing::debug!(?report, "camera closed");
         });
     } else {
-        let cancel = cancel.clone();
-        let frames = frames.clone();
-        let source = video_source.clone();
-        let mut pattern = pattern.clone();
-        let period = Duration::from_secs_f64(1.0 / args.fps);
-        tasks.spawn(
-            async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tick.tick() => {}
-                    }
-                    let Ok(captured) = pattern.next_frame() else {
-                        break;
-                    };
-                    match source.capture_frame(
-                        &captured.frame,
-                        captured.capture_time_us,
-                        captured.frame_id,
-                    ) {
-                        Ok(()) => {
-                            frames.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(err) => {
-                            tracing::warn!(%err, "video frame not accepted");
-                            break;
-                        }
-                    }
-                }
-            }
-            .instrument(tracing::debug_span!("onair-video-pump")),
+        onair_session::pump::spawn_pattern(
+            &tasks,
+            cancel.clone(),
+            pattern.clone(),
+            video_source.clone(),
+            frames.clone(),
         );
     }
     let video_pub = local
@@ -468,33 +440,7 @@ async fn stream(
                     .instrument(tracing::debug_span!("onair-mic-pump")),
                 );
             }
-            None => {
-                let mut tone = tone.clone();
-                tasks.spawn(
-                    async move {
-                        let mut tick = tokio::time::interval(Duration::from_millis(10));
-                        loop {
-                            tokio::select! {
-                                _ = cancel.cancelled() => break,
-                                _ = tick.tick() => {}
-                            }
-                            let Ok(captured) = tone.next_frame() else {
-                                break;
-                            };
-                            tokio::select! {
-                                _ = cancel.cancelled() => break,
-                                result = audio_source.capture_frame(&captured.frame) => {
-                                    if let Err(err) = result {
-                                        tracing::warn!(%err, "audio frame not accepted");
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    .instrument(tracing::debug_span!("onair-audio-pump")),
-                );
-            }
+            None => onair_session::pump::spawn_tone(&tasks, cancel, tone.clone(), audio_source),
         }
         audio_track = Some(track);
     }

@@ -4,9 +4,14 @@
 //! follows (issue 6).
 
 pub mod backend;
+pub mod pump;
+pub mod session;
 pub mod state;
 pub mod viewers;
 
 pub use backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+pub use session::{
+    LiveSession, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,
+};
 pub use state::{next, SessionState, StateEvent, Trigger};
 pub use viewers::{ViewerCountSubscription, ViewerCountView};

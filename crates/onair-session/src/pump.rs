@@ -1,0 +1,97 @@
+//! Frame pumps: tasks that feed a synthetic source (test pattern, tone) to the engine in real
+//! time until cancelled. One definition for the session, the CLI and the test harness.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
+use onair_livekit::{
+    AudioSourceOptions, EngineError, LocalAudioTrack, NativeAudioSource, NativeVideoSource,
+};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// Feeds `pattern` to `source` at its frame rate (a late tick is skipped, never bunched) and
+/// counts frames accepted into `frames`.
+pub fn spawn_pattern(
+    tasks: &TaskTracker,
+    cancel: CancellationToken,
+    mut pattern: TestPattern,
+    source: NativeVideoSource,
+    frames: Arc<AtomicU32>,
+) {
+    let period = Duration::from_secs_f64(1.0 / pattern.info().fps);
+    tasks.spawn(
+        async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Ok(f) = pattern.next_frame() else { break };
+                match source.capture_frame(&f.frame, f.capture_time_us, f.frame_id) {
+                    Ok(()) => {
+                        frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "video frame not accepted");
+                        break;
+                    }
+                }
+            }
+        }
+        .instrument(tracing::debug_span!("onair-video-pump")),
+    );
+}
+
+/// Feeds `tone` to `source`, 10 ms at a time.
+pub fn spawn_tone(
+    tasks: &TaskTracker,
+    cancel: CancellationToken,
+    mut tone: Tone,
+    source: NativeAudioSource,
+) {
+    tasks.spawn(
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Ok(f) = tone.next_frame() else { break };
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    result = source.capture_frame(&f.frame) => if let Err(err) = result {
+                        tracing::warn!(%err, "audio frame not accepted");
+                        break;
+                    },
+                }
+            }
+        }
+        .instrument(tracing::debug_span!("onair-audio-pump")),
+    );
+}
+
+/// A 440 Hz tone as a microphone track, already fed by a pump (publish the track).
+pub fn tone_track(
+    tasks: &TaskTracker,
+    cancel: CancellationToken,
+) -> Result<(LocalAudioTrack, NativeAudioSource), EngineError> {
+    let tone = Tone::a440();
+    let info = tone.info();
+    let source = NativeAudioSource::new(
+        AudioSourceOptions::default(),
+        info.sample_rate,
+        info.channels,
+        100,
+    )?;
+    let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
+    spawn_tone(tasks, cancel, tone, source.clone());
+    Ok((track, source))
+}
