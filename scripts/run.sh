@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs OnAir locally: a livekit-server on loopback with its webhooks pointed at the OnAir
-# backend (SQLite in .onair/, a development streamer "dev"), then `onair live` publishing the
-# test pattern and a 440 Hz tone with a publisher token from the backend, until Ctrl-C.
-# Prints how to watch and how to follow the live viewer count.
+# backend (SQLite in .onair/, a development streamer "dev"), then `onair live --backend`
+# publishing the test pattern and a 440 Hz tone through the backend (token, live viewer
+# count, teardown report), until Ctrl-C. Prints how to watch and follow the count.
 # LIVEKIT_PORT (default 7880; it also uses the next two ports) and ONAIR_PORT (backend,
 # default 8080) change the ports; extra arguments go to `onair live` (e.g. --codec h264).
 set -euo pipefail
@@ -89,16 +89,7 @@ if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 2
   exit 1
 fi
 
-TOKEN_JSON="$(curl -fsS -X POST -H "Authorization: Bearer $STREAMER_KEY" -H 'content-type: application/json' \
-  -d '{"title": "OnAir local test stream"}' "$API/streams/token")" || {
-  echo "error: the backend refused a publisher token; its log:" >&2
-  cat "$STATE/backend.log" >&2
-  exit 1
-}
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-URL="$(field url <<<"$TOKEN_JSON")"
-TOKEN="$(field token <<<"$TOKEN_JSON")"
-
+URL="ws://127.0.0.1:$PORT"
 cat <<MSG
 
 ==> going live as streamer "$STREAMER" (its API key: $STREAMER_KEY)
@@ -110,6 +101,9 @@ cat <<MSG
 
 MSG
 set +e
-"$ONAIR" live --url "$URL" --token "$TOKEN" "$@"
+# The studio's path: a token from the backend, the viewer count it pushes, and the
+# session's teardown report at the end.
+ONAIR_API_KEY="$STREAMER_KEY" "$ONAIR" live --backend "http://127.0.0.1:$BACKEND_PORT" \
+  --title "OnAir local test stream" "$@"
 code=$?
 exit "$code"

@@ -332,3 +332,56 @@ async fn a_refused_key_fails_go_live_with_an_auth_error_after_one_attempt() -> R
     assert_eq!(onair_livekit::live_handle_count(), 0);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onair_live_with_a_backend_shows_the_viewer_count_and_the_teardown_report() -> Result<()> {
+    let s = stack().await?;
+    let key = s.backend.add_streamer("bob").await?;
+    let mut cmd = tokio::process::Command::new(onair_e2e::harness::onair_bin()?);
+    cmd.args([
+        "live", "--json", "--width", "640", "--height", "360", "--title", "CLI test",
+    ])
+    .args(["--backend", &s.backend.url("")])
+    .env("ONAIR_API_KEY", &key);
+    let mut live = JsonProcess::spawn(cmd)?;
+    let went_live = live.wait_event("live", WAIT).await?;
+    println!("{went_live}");
+    live.wait_for("viewers 0", WAIT, |v| {
+        v["event"] == "viewers" && v["viewers"] == 0
+    })
+    .await?;
+    let token = s.backend.viewer_token("bob").await?;
+    let mut viewer =
+        JsonProcess::viewer_with_token(&token.url, &token.token, Duration::from_secs(60))?;
+    live.wait_for("viewers 1", WAIT, |v| {
+        v["event"] == "viewers" && v["viewers"] == 1
+    })
+    .await?;
+    live.terminate()?;
+    assert_eq!(live.finish(WAIT).await?, 0);
+    let ended = live.last_event("ended").expect("a teardown report").clone();
+    println!("{ended}");
+    let steps = ended["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 7);
+    assert!(steps.iter().all(|s| s["ok"] == true), "{ended}");
+    assert_eq!(ended["participant_gone"], true);
+    viewer
+        .wait_event("disconnected", Duration::from_secs(5))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onair_live_with_a_backend_and_no_key_says_where_to_put_one() -> Result<()> {
+    let mut cmd = tokio::process::Command::new(onair_e2e::harness::onair_bin()?);
+    cmd.args(["live", "--json", "--backend", "http://127.0.0.1:9"])
+        .env_remove("ONAIR_API_KEY");
+    let mut live = JsonProcess::spawn(cmd)?;
+    assert_eq!(live.finish(WAIT).await?, 2);
+    let error = live.last_event("error").expect("an error line").clone();
+    assert!(
+        error["message"].as_str().unwrap().contains("ONAIR_API_KEY"),
+        "{error}"
+    );
+    Ok(())
+}

@@ -19,6 +19,8 @@ pub enum CliError {
     Usage(String),
     #[error("cannot make a token: {0}")]
     Token(String),
+    #[error("{0}")]
+    Session(#[from] onair_session::SessionError),
 }
 
 impl CliError {
@@ -35,6 +37,7 @@ impl CliError {
             Self::Capture(_) => "capture_failed",
             Self::Usage(_) => "usage",
             Self::Token(_) => "token",
+            Self::Session(e) => e.kind(),
         }
     }
 

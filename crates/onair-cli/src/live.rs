@@ -42,6 +42,16 @@ pub enum Encoder {
 pub struct LiveArgs {
     #[command(flatten)]
     pub creds: Credentials,
+    /// Go live through this OnAir backend (publisher token, viewer count, teardown report)
+    /// instead of minting a token; the API key comes from ONAIR_API_KEY or the OS keyring.
+    #[arg(long, env = "ONAIR_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
+    /// Stream title (with --backend).
+    #[arg(long, default_value = "Live from the terminal")]
+    pub title: String,
+    /// Pay-per-view price, e.g. 4.99 (with --backend).
+    #[arg(long, value_name = "PRICE")]
+    pub ppv_price: Option<String>,
     /// Width of the test pattern in pixels (even, at least 160).
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
@@ -123,6 +133,9 @@ enum EndReason {
 }
 
 pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u8, CliError> {
+    if let Some(backend) = &args.backend {
+        return crate::session::run(&args, backend, load, out).await;
+    }
     let mut pattern = TestPattern::new(args.width, args.height, args.fps)?;
     let mut tone = Tone::new(args.tone_hz, 48_000, 1, -12.0)?;
     let token = args.creds.token(Role::Publisher)?;

@@ -4,6 +4,7 @@ mod devices;
 mod error;
 mod live;
 mod output;
+mod session;
 mod token;
 mod watch;
 

@@ -4,6 +4,7 @@
 //! follows (issue 6).
 
 pub mod backend;
+pub mod credentials;
 pub mod pump;
 pub mod session;
 pub mod state;

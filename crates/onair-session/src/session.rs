@@ -441,10 +441,11 @@ impl LiveSession {
                 step: "tell the backend",
                 duration: t.elapsed(),
                 result: match told {
-                    Ok(Ok(answer)) => Ok(format!(
-                        "room deleted: {}",
-                        answer["room_deleted"].as_bool().unwrap_or(false)
-                    )),
+                    Ok(Ok(answer)) => Ok(if answer["room_deleted"].as_bool() == Some(true) {
+                        "stream closed, room deleted".to_owned()
+                    } else {
+                        "stream closed (the room was already gone)".to_owned()
+                    }),
                     Ok(Err(err)) => Err(err.to_string()),
                     Err(_) => Err(format!("no answer within {TELL_BACKEND:?}")),
                 },

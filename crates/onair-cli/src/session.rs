@@ -1,0 +1,152 @@
+//! `onair live --backend URL`: going live the way the studio does — a publisher token from
+//! the OnAir backend, the viewer count it pushes, and the session's ordered teardown with its
+//! report. The streamer's API key comes from ONAIR_API_KEY or the OS keyring.
+
+use std::time::Duration;
+
+use onair_livekit::LoadOptions;
+use onair_session::{credentials, BackendClient, LiveSession, SessionSettings, SessionState};
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::live::LiveArgs;
+use crate::output::{ms, Reporter};
+
+fn api_key(backend: &str) -> Result<String, CliError> {
+    if let Ok(key) = std::env::var("ONAIR_API_KEY") {
+        if !key.trim().is_empty() {
+            return Ok(key.trim().to_owned());
+        }
+    }
+    match credentials::stored_api_key(backend) {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(CliError::Usage(format!(
+            "no API key for {backend}: set ONAIR_API_KEY to the key `onair-server streamer add` printed, or sign in with the studio"
+        ))),
+        Err(err) => Err(CliError::Usage(err.to_string())),
+    }
+}
+
+pub async fn run(
+    args: &LiveArgs,
+    backend: &str,
+    load: &LoadOptions,
+    out: &Reporter,
+) -> Result<u8, CliError> {
+    if args.camera.is_some() || args.mic.is_some() {
+        return Err(CliError::Usage(
+            "--camera and --mic do not combine with --backend yet; the session publishes the test pattern and tone".into(),
+        ));
+    }
+    let key = api_key(backend)?;
+    let info = onair_livekit::load(load)?;
+    out.event(
+        "loaded",
+        json!({"path": info.path, "load_ms": ms(info.load_time)}),
+        || format!("LiveKit SDK loaded from {}", info.path.display()),
+    );
+    let settings = SessionSettings {
+        title: args.title.clone(),
+        ppv_price: args.ppv_price.clone(),
+        width: args.width,
+        height: args.height,
+        fps: args.fps,
+        codec: args.codec,
+        audio: !args.no_audio,
+    };
+    let session = LiveSession::go_live(BackendClient::new(backend, &key), settings).await?;
+    let timeline = session.timeline();
+    out.event(
+        "live",
+        json!({"timeline": timeline.iter().map(|t| json!({"step": t.step, "ms": ms(t.duration)})).collect::<Vec<_>>()}),
+        || {
+            let steps: Vec<String> = timeline
+                .iter()
+                .map(|t| format!("{} {:.0} ms", t.step, ms(t.duration)))
+                .collect();
+            format!("LIVE — {}. Ctrl-C ends the stream.", steps.join(", "))
+        },
+    );
+
+    let mut viewers = session.viewers().expect("live sessions count viewers");
+    let mut states = session.states();
+    let mut sigterm = crate::sigterm()?;
+    let deadline = args
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
+    let mut shown: Option<(Option<u32>, bool)> = None;
+    let by_server = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break false,
+            _ = sigterm.recv() => break false,
+            _ = async { match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            } } => break false,
+            ended = states.wait_for(|e| e.state == SessionState::Ended) => {
+                let _ = ended;
+                break true;
+            }
+            changed = viewers.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let view = viewers.borrow_and_update().clone();
+                let now = (view.count.as_ref().map(|c| c.viewers), view.is_stale());
+                if shown != Some(now) {
+                    shown = Some(now);
+                    out.event(
+                        "viewers",
+                        json!({"viewers": now.0, "stale": now.1, "peak": view.count.as_ref().map(|c| c.peak)}),
+                        || match now {
+                            (Some(n), false) => format!("viewers: {n}"),
+                            (Some(n), true) => format!("viewers: {n} (not confirmed: the backend is unreachable, retrying)"),
+                            (None, _) => "viewers: unknown (connecting to the backend)".into(),
+                        },
+                    );
+                }
+            }
+        }
+    };
+    let report = session.end().await;
+    out.event(
+        "ended",
+        json!({
+            "reason": report.reason,
+            "participant_gone": report.participant_gone,
+            "total_ms": ms(report.total),
+            "steps": report.steps.iter().map(|s| json!({
+                "step": s.step,
+                "ms": ms(s.duration),
+                "ok": s.result.is_ok(),
+                "detail": match &s.result { Ok(d) | Err(d) => d },
+            })).collect::<Vec<_>>(),
+        }),
+        || {
+            let mut text = format!(
+                "stream ended ({}) in {:.0} ms:",
+                report.reason,
+                ms(report.total)
+            );
+            for s in &report.steps {
+                let (mark, detail) = match &s.result {
+                    Ok(d) => ("ok  ", d),
+                    Err(d) => ("FAIL", d),
+                };
+                text.push_str(&format!(
+                    "\n  {mark} {:<24} {:>7.1} ms  {detail}",
+                    s.step,
+                    ms(s.duration)
+                ));
+            }
+            text
+        },
+    );
+    Ok(if by_server {
+        3
+    } else if report.all_ok() {
+        0
+    } else {
+        1
+    })
+}
