@@ -4,8 +4,8 @@
 # event-stream subscribers (about 30 s); camera-format conversion costs and microphone
 # figures (about 20 s).
 # ONAIR_BENCH_RUNS (default 20) and ONAIR_BENCH_SECS (default 30) shorten or lengthen the
-# first part; `bash scripts/bench.sh backend` or `bash scripts/bench.sh capture` runs only
-# that part.
+# first part; `bash scripts/bench.sh backend|capture|session` runs only that part (session:
+# 100 go-live/end cycles, about 90 s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,4 +21,7 @@ fi
 if [ "$part" = all ] || [ "$part" = capture ]; then
   cargo bench -p onair-capture --bench convert
   ONAIR_BENCH_SECS=10 cargo bench --bench audio
+fi
+if [ "$part" = all ] || [ "$part" = session ]; then
+  cargo bench --bench session
 fi

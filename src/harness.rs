@@ -452,6 +452,39 @@ impl JsonProcess {
     }
 }
 
+/// Threads, fds and RSS (kB) once the process has settled after a stream: a closed room's
+/// WebRTC threads are freed by the SDK in batches about every 5 s, and idle tokio blocking
+/// threads linger 10 s, so the figures are read once thread and fd counts have held still for
+/// 11 s, and after the allocator has handed free pages back (as the studio does when it goes
+/// idle after a stream).
+pub async fn settled_process_figures() -> Result<(usize, usize, u64)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = process_figures();
+    let mut stable_since = Instant::now();
+    let mut sample = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        sample.tick().await;
+        let now = process_figures();
+        if (now.0, now.1) != (last.0, last.1) {
+            stable_since = Instant::now();
+        }
+        last = now;
+        if stable_since.elapsed() >= Duration::from_secs(11) {
+            let untrimmed_kb = last.2;
+            onair_livekit::release_free_memory();
+            let settled = process_figures();
+            eprintln!(
+                "settled: {untrimmed_kb} kB RSS, {} kB after release_free_memory",
+                settled.2
+            );
+            return Ok(settled);
+        }
+        if Instant::now() > deadline {
+            bail!("threads and fds never settled: {last:?}");
+        }
+    }
+}
+
 /// Threads, open file descriptors and resident memory (kB) of this process.
 /// Runs `check` every `every` until it succeeds, for about `limit`; the last failure says
 /// what was still missing.

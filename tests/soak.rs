@@ -3,11 +3,10 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use onair_e2e::harness::{load_engine, process_figures, LiveKitServer};
+use anyhow::Result;
+use onair_e2e::harness::{load_engine, settled_process_figures, LiveKitServer};
 use onair_e2e::publisher::{Publisher, PublisherConfig};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use tokio::time::Instant;
 
 // Counts what this process's Rust code (the engine included) holds on the heap, apart from
 // whatever the SDK library allocates on its side.
@@ -22,42 +21,16 @@ struct Figures {
     rust_heap_kb: i64,
 }
 
-/// A closed room's WebRTC threads are freed by the SDK in batches about every 5 s, and idle
-/// tokio blocking threads linger 10 s, so a cycle's figures are read once thread and fd counts
-/// have held still for 11 s, and after the allocator has handed free pages back, as the studio
-/// does when it goes idle after a stream.
+/// Settled process figures (see `settled_process_figures`) plus the Rust heap.
 async fn settled_figures() -> Result<Figures> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = process_figures();
-    let mut stable_since = Instant::now();
-    let mut sample = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        sample.tick().await;
-        let now = process_figures();
-        if (now.0, now.1) != (last.0, last.1) {
-            stable_since = Instant::now();
-        }
-        last = now;
-        if stable_since.elapsed() >= Duration::from_secs(11) {
-            let untrimmed_kb = last.2;
-            onair_livekit::release_free_memory();
-            let last = process_figures();
-            eprintln!(
-                "settled: {untrimmed_kb} kB RSS, {} kB after release_free_memory",
-                last.2
-            );
-            let heap = GLOBAL.stats();
-            return Ok(Figures {
-                threads: last.0,
-                fds: last.1,
-                rss_kb: last.2,
-                rust_heap_kb: (heap.bytes_allocated as i64 - heap.bytes_deallocated as i64) / 1024,
-            });
-        }
-        if Instant::now() > deadline {
-            bail!("threads and fds never settled: {last:?}");
-        }
-    }
+    let (threads, fds, rss_kb) = settled_process_figures().await?;
+    let heap = GLOBAL.stats();
+    Ok(Figures {
+        threads,
+        fds,
+        rss_kb,
+        rust_heap_kb: (heap.bytes_allocated as i64 - heap.bytes_deallocated as i64) / 1024,
+    })
 }
 
 // Its own `main` (harness = false) so that, like `onair` and the studio, it caps malloc arenas
