@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use anyhow::{ensure, Result};
-use onair_e2e::backend::Backend;
-use onair_e2e::harness::{free_tcp_port, load_engine, settled_process_figures, LiveKitServer};
+use onair_e2e::harness::{
+    free_tcp_port, load_engine, retry_for, settled_process_figures, LiveKitServer, API_KEY,
+    API_SECRET,
+};
 use onair_session::{BackendClient, LiveSession, SessionSettings};
 
 fn cycles_wanted() -> usize {
@@ -42,6 +45,16 @@ fn main() -> Result<()> {
         .block_on(cycles())
 }
 
+/// A child process killed when the guard drops.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn percentiles(mut values: Vec<f64>) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
@@ -57,13 +70,55 @@ async fn cycles() -> Result<()> {
         "http://127.0.0.1:{port}/api/livekit/webhook"
     )))
     .await?;
-    let backend = Backend::start(&livekit.url(), port, &db_url, |c| {
+    // The backend runs as its own process, so the figures below are the session's alone
+    // (an in-process backend adds its SQLite page caches, which grow with the database).
+    let server_bin = std::env::current_exe()?
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("onair-server"))
+        .filter(|p| p.exists())
+        .context("onair-server is not built next to this bench: `cargo build --release -p onair-server` (scripts/bench.sh does)")?;
+    let env = [
+        ("ONAIR_DATABASE_URL", db_url.clone()),
+        ("ONAIR_KEY_SECRET", "bench".to_owned()),
+        ("LIVEKIT_URL", livekit.url()),
+        ("LIVEKIT_API_KEY", API_KEY.to_owned()),
+        ("LIVEKIT_API_SECRET", API_SECRET.to_owned()),
         // 100 token requests in a minute from one address.
-        c.rate_limit_per_minute = 1000.try_into().unwrap();
-    })
-    .await?;
-    let key = backend.add_streamer("soak").await?;
-    let client = BackendClient::new(&backend.url(""), &key);
+        ("ONAIR_RATE_LIMIT", "1000".to_owned()),
+        ("ONAIR_LOG", "warn".to_owned()),
+    ];
+    let added = std::process::Command::new(&server_bin)
+        .args(["streamer", "add", "soak"])
+        .envs(env.clone())
+        .output()?;
+    ensure!(
+        added.status.success(),
+        "streamer add: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let key = String::from_utf8(added.stdout)?.trim().to_owned();
+    let _backend = ChildGuard(
+        std::process::Command::new(&server_bin)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .envs(env)
+            .spawn()
+            .context("start onair-server")?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    retry_for(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async {
+            reqwest::get(format!("{base}/api/health"))
+                .await?
+                .error_for_status()?;
+            Ok(())
+        },
+    )
+    .await
+    .context("onair-server did not answer")?;
+    let client = BackendClient::new(&base, &key);
     let settings = SessionSettings {
         title: "Soak".into(),
         width: 640,
