@@ -86,7 +86,10 @@ async fn cycles() -> Result<()> {
         ("LIVEKIT_API_SECRET", API_SECRET.to_owned()),
         // 100 token requests in a minute from one address.
         ("ONAIR_RATE_LIMIT", "1000".to_owned()),
-        ("ONAIR_LOG", "warn".to_owned()),
+        (
+            "ONAIR_LOG",
+            std::env::var("ONAIR_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        ),
     ];
     let added = std::process::Command::new(&server_bin)
         .args(["streamer", "add", "soak"])

@@ -388,14 +388,14 @@ pub async fn livekit_webhook(
     tracing::debug!(event = event.event, id = event.id, "webhook");
     let hub = &state.hub;
     match webhook::classify(&event, publisher_identity) {
-        Action::PublisherJoined { room } => hub.go_live(&room).await?,
-        Action::PublisherLeft { room, reason } => {
-            if hub.end(&room, &reason).await?.is_some() {
+        Action::PublisherJoined { room, sid } => hub.go_live(&room, &sid).await?,
+        Action::PublisherLeft { room, sid, reason } => {
+            if hub.publisher_left(&room, &sid, &reason).await?.is_some() {
                 hub.delete_room(&room).await;
             }
         }
-        Action::RoomFinished { room } => {
-            hub.end(&room, "room_finished").await?;
+        Action::RoomFinished { room, room_sid } => {
+            hub.room_finished(&room, &room_sid).await?;
         }
         Action::Participant { room, event } => {
             hub.apply(&room, &event).await?;

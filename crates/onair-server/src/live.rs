@@ -24,6 +24,9 @@ pub use onair_core::viewers::ViewerCount;
 
 struct Live {
     stream_id: i64,
+    /// The creator's participant session on air (empty when restored from before a restart
+    /// or found by reconciliation without one).
+    publisher_sid: String,
     started_at_ms: i64,
     tally: ViewerTally,
     version: i64,
@@ -58,7 +61,16 @@ pub struct Room {
     name: String,
     counts: watch::Sender<ViewerCount>,
     live: tokio::sync::Mutex<Option<Live>>,
+    /// Creator sessions that have left: a join webhook for one of them arriving late (after
+    /// its own leave) must not put the creator back on air.
+    left_publishers: parking_lot::Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How long a room deletion may hold up its caller.
+const DELETE_ROOM_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// How many departed creator sessions a room remembers.
+const REMEMBERED_PUBLISHERS: usize = 64;
 
 impl Room {
     fn new(name: &str) -> Self {
@@ -66,6 +78,7 @@ impl Room {
             name: name.to_owned(),
             counts: watch::Sender::new(ViewerCount::offline()),
             live: tokio::sync::Mutex::new(None),
+            left_publishers: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -140,6 +153,7 @@ impl Hub {
             let room = self.room(&row.username);
             let live = Live {
                 stream_id: row.id,
+                publisher_sid: String::new(),
                 started_at_ms: row.started_at,
                 tally,
                 version: row.tally_version,
@@ -151,8 +165,8 @@ impl Hub {
         Ok(restored)
     }
 
-    /// The creator's publisher became active in `name`.
-    pub async fn go_live(self: &Arc<Self>, name: &str) -> anyhow::Result<()> {
+    /// The creator's publisher session `sid` became active in `name`.
+    pub async fn go_live(self: &Arc<Self>, name: &str, sid: &str) -> anyhow::Result<()> {
         let Some(streamer) = db::streamer_by_username(&self.db, name).await? else {
             tracing::warn!(
                 room = name,
@@ -161,14 +175,27 @@ impl Hub {
             return Ok(());
         };
         let room = self.room(name);
+        if !sid.is_empty() && room.left_publishers.lock().iter().any(|s| s == sid) {
+            tracing::info!(
+                room = name,
+                sid,
+                "ignored the late join of a creator session that already left"
+            );
+            return Ok(());
+        }
         let mut live = room.live.lock().await;
-        if live.is_some() {
+        if let Some(live) = live.as_mut() {
+            // A newer session of the same creator (a reconnect) carries the stream on.
+            if !sid.is_empty() {
+                live.publisher_sid = sid.to_owned();
+            }
             return Ok(());
         }
         let now = now_ms();
         let stream_id = db::start_stream(&self.db, streamer.id, now).await?;
         let state = Live {
             stream_id,
+            publisher_sid: sid.to_owned(),
             started_at_ms: now,
             tally: ViewerTally::new(publisher_identity(name)),
             version: 0,
@@ -219,6 +246,59 @@ impl Hub {
         }
     }
 
+    /// The creator's session `sid` left: ends the stream if that session is the one on air.
+    pub async fn publisher_left(
+        &self,
+        name: &str,
+        sid: &str,
+        reason: &str,
+    ) -> anyhow::Result<Option<StreamRecord>> {
+        let room = self.room(name);
+        if !sid.is_empty() {
+            let mut left = room.left_publishers.lock();
+            left.push_back(sid.to_owned());
+            if left.len() > REMEMBERED_PUBLISHERS {
+                left.pop_front();
+            }
+        }
+        let current = room
+            .live
+            .lock()
+            .await
+            .as_ref()
+            .map(|l| l.publisher_sid.clone());
+        match current {
+            Some(on_air) if on_air.is_empty() || on_air == sid => self.end(name, reason).await,
+            Some(_) => {
+                tracing::info!(
+                    room = name,
+                    sid,
+                    "an earlier creator session left; the stream goes on"
+                );
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The room instance `room_sid` closed: ends the stream if it was on air in that instance
+    /// (a stream that already moved on to a new instance of the room goes on).
+    pub async fn room_finished(&self, name: &str, room_sid: &str) -> anyhow::Result<()> {
+        let listed = self.livekit.list_rooms(vec![name.to_owned()]).await;
+        let newer_instance =
+            matches!(&listed, Ok(rooms) if rooms.iter().any(|r| r.sid != room_sid));
+        if newer_instance {
+            tracing::info!(
+                room = name,
+                room_sid,
+                "an earlier instance of the room finished; the stream goes on"
+            );
+            return Ok(());
+        }
+        self.end(name, "room_finished").await?;
+        Ok(())
+    }
+
     /// Ends what is on air in `name` (idempotent): closes the record with its figures and
     /// tells subscribers. Returns the closed record, or `None` if nothing was on air.
     pub async fn end(&self, name: &str, reason: &str) -> anyhow::Result<Option<StreamRecord>> {
@@ -254,12 +334,21 @@ impl Hub {
     }
 
     /// Deletes the LiveKit room so every viewer is disconnected at once; true if it existed.
+    /// Bounded: deleting a room that is closing anyway (its creator just left) can take
+    /// LiveKit seconds, and callers (the creator's End, webhook delivery) must not wait that.
     pub async fn delete_room(&self, name: &str) -> bool {
-        match self.livekit.delete_room(name).await {
-            Ok(()) => true,
-            Err(err) => {
+        match tokio::time::timeout(DELETE_ROOM_TIMEOUT, self.livekit.delete_room(name)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
                 // Deleting a room that is already gone is the common case after a timeout.
                 tracing::debug!(room = name, error = %err, "delete_room");
+                false
+            }
+            Err(_) => {
+                tracing::info!(
+                    room = name,
+                    "LiveKit did not confirm the room deletion within {DELETE_ROOM_TIMEOUT:?}; it is closing anyway"
+                );
                 false
             }
         }
@@ -345,15 +434,15 @@ impl Hub {
             let publisher = publisher_identity(name);
             let listed = self.livekit.list_participants(name).await?;
             let active = proto::participant_info::State::Active as i32;
-            if listed
+            if let Some(p) = listed
                 .iter()
-                .any(|p| p.identity == publisher && p.state == active)
+                .find(|p| p.identity == publisher && p.state == active)
             {
                 tracing::info!(
                     room = name,
                     "found a creator on air that no webhook announced"
                 );
-                self.go_live(name).await?;
+                self.go_live(name, &p.sid).await?;
             }
         }
         Ok(())

@@ -7,17 +7,23 @@ use onair_core::viewers::{Change, Participant, ParticipantEvent, ParticipantKind
 /// What a verified webhook asks the backend to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// The creator's publisher became active: the stream is live.
-    PublisherJoined { room: String },
-    /// The creator's publisher is gone (timeout, kicked, left…): the stream ends.
-    PublisherLeft { room: String, reason: String },
+    /// The creator's publisher session `sid` became active: the stream is live.
+    PublisherJoined { room: String, sid: String },
+    /// The creator's publisher session `sid` is gone (timeout, kicked, left…): the stream
+    /// ends, if that session is the one on air (a late webhook of an earlier session of the
+    /// same creator must not end the current one).
+    PublisherLeft {
+        room: String,
+        sid: String,
+        reason: String,
+    },
     /// A participant other than the creator joined or left: counting decides if it is a viewer.
     Participant {
         room: String,
         event: ParticipantEvent,
     },
-    /// The room closed: whatever was live in it has ended.
-    RoomFinished { room: String },
+    /// The room instance `room_sid` closed: whatever was live in it has ended.
+    RoomFinished { room: String, room_sid: String },
     /// The creator's track count changed (stream health).
     PublisherTracks { room: String, delta: i32 },
     /// Nothing to do (room_started, egress, other rooms' chatter…).
@@ -33,11 +39,16 @@ pub fn classify(
     let Some(room) = event.room.as_ref().map(|r| r.name.clone()) else {
         return Action::Ignore;
     };
+    let sid = event
+        .participant
+        .as_ref()
+        .map(|p| p.sid.clone())
+        .unwrap_or_default();
     let publisher = publisher_identity(&room);
     let participant = event.participant.as_ref();
     let is_publisher = participant.is_some_and(|p| p.identity == publisher);
     match event.event.as_str() {
-        "participant_joined" if is_publisher => Action::PublisherJoined { room },
+        "participant_joined" if is_publisher => Action::PublisherJoined { room, sid },
         "participant_left" | "participant_connection_aborted" if is_publisher => {
             let reason = participant
                 .map(|p| p.disconnect_reason)
@@ -49,6 +60,7 @@ pub fn classify(
             }
             Action::PublisherLeft {
                 room,
+                sid,
                 reason: reason.as_str_name().to_lowercase(),
             }
         }
@@ -71,7 +83,14 @@ pub fn classify(
                 },
             }
         }
-        "room_finished" => Action::RoomFinished { room },
+        "room_finished" => Action::RoomFinished {
+            room,
+            room_sid: event
+                .room
+                .as_ref()
+                .map(|r| r.sid.clone())
+                .unwrap_or_default(),
+        },
         "track_published" if is_publisher => Action::PublisherTracks { room, delta: 1 },
         "track_unpublished" if is_publisher => Action::PublisherTracks { room, delta: -1 },
         _ => Action::Ignore,
@@ -143,7 +162,8 @@ mod tests {
         assert_eq!(
             classify(&event("participant_joined", "creator-alice", ok), publisher),
             Action::PublisherJoined {
-                room: "alice".into()
+                room: "alice".into(),
+                sid: "PA_1".into()
             }
         );
         let Action::Participant { room, event } =
@@ -166,6 +186,7 @@ mod tests {
             classify(&timeout, publisher),
             Action::PublisherLeft {
                 room: "alice".into(),
+                sid: "PA_1".into(),
                 reason: "connection_timeout".into()
             }
         );

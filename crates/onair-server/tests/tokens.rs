@@ -258,3 +258,44 @@ async fn an_unsigned_or_tampered_webhook_is_refused_and_changes_nothing() {
     let (status, _) = post(&f, "/api/streams/alice/viewer-token", None, String::new()).await;
     assert_eq!(status, StatusCode::CONFLICT, "still offline");
 }
+
+fn creator_event(name: &str, id: &str, sid: &str) -> Value {
+    json!({
+        "event": name, "id": id, "room": {"name": "alice", "sid": "RM_1"},
+        "participant": {"sid": sid, "identity": "creator-alice", "state": "ACTIVE",
+                        "disconnectReason": "CLIENT_INITIATED"}
+    })
+}
+
+async fn webhook(f: &Fixture, event: Value) {
+    let (body, jwt) = signed(&event);
+    let (status, answer) = post(f, "/api/livekit/webhook", Some(&jwt), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+async fn on_air(f: &Fixture) -> bool {
+    let (status, _) = post(f, "/api/streams/alice/viewer-token", None, String::new()).await;
+    status == StatusCode::OK
+}
+
+#[tokio::test]
+async fn a_late_webhook_of_an_earlier_creator_session_does_not_end_or_restart_the_stream() {
+    let f = fixture().await;
+    webhook(&f, creator_event("participant_joined", "EV_1", "PA_1")).await;
+    assert!(on_air(&f).await);
+    // The creator reconnects as a new session; the old one's leave arrives afterwards.
+    webhook(&f, creator_event("participant_joined", "EV_2", "PA_2")).await;
+    webhook(&f, creator_event("participant_left", "EV_3", "PA_1")).await;
+    assert!(
+        on_air(&f).await,
+        "an earlier session leaving does not end the stream"
+    );
+    webhook(&f, creator_event("participant_left", "EV_4", "PA_2")).await;
+    assert!(!on_air(&f).await, "the session on air leaving ends it");
+    // A join that arrives after its own leave is stale.
+    webhook(&f, creator_event("participant_joined", "EV_1b", "PA_2")).await;
+    assert!(
+        !on_air(&f).await,
+        "a late join does not put the creator back on air"
+    );
+}
