@@ -75,38 +75,43 @@ pub async fn run(
         .duration
         .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
     let mut shown: Option<(Option<u32>, bool)> = None;
-    let by_server = loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break false,
-            _ = sigterm.recv() => break false,
-            _ = async { match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            } } => break false,
-            ended = states.wait_for(|e| e.state == SessionState::Ended) => {
-                let _ = ended;
-                break true;
-            }
-            changed = viewers.changed() => {
-                if changed.is_err() {
-                    continue;
+    // Until a signal, the server ending the room, or (with --duration) the deadline.
+    let until_ended = async {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break false,
+                _ = sigterm.recv() => break false,
+                ended = states.wait_for(|e| e.state == SessionState::Ended) => {
+                    let _ = ended;
+                    break true;
                 }
-                let view = viewers.borrow_and_update().clone();
-                let now = (view.count.as_ref().map(|c| c.viewers), view.is_stale());
-                if shown != Some(now) {
-                    shown = Some(now);
-                    out.event(
-                        "viewers",
-                        json!({"viewers": now.0, "stale": now.1, "peak": view.count.as_ref().map(|c| c.peak)}),
-                        || match now {
-                            (Some(n), false) => format!("viewers: {n}"),
-                            (Some(n), true) => format!("viewers: {n} (not confirmed: the backend is unreachable, retrying)"),
-                            (None, _) => "viewers: unknown (connecting to the backend)".into(),
-                        },
-                    );
+                changed = viewers.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let view = viewers.borrow_and_update().clone();
+                    let now = (view.count.as_ref().map(|c| c.viewers), view.is_stale());
+                    if shown != Some(now) {
+                        shown = Some(now);
+                        out.event(
+                            "viewers",
+                            json!({"viewers": now.0, "stale": now.1, "peak": view.count.as_ref().map(|c| c.peak)}),
+                            || match now {
+                                (Some(n), false) => format!("viewers: {n}"),
+                                (Some(n), true) => format!("viewers: {n} (not confirmed: the backend is unreachable, retrying)"),
+                                (None, _) => "viewers: unknown (connecting to the backend)".into(),
+                            },
+                        );
+                    }
                 }
             }
         }
+    };
+    let by_server = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, until_ended)
+            .await
+            .unwrap_or(false),
+        None => until_ended.await,
     };
     let report = session.end().await;
     out.event(

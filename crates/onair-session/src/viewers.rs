@@ -182,10 +182,13 @@ async fn run(
                 false
             }
         });
+        // Back off before reconnecting, unless the session closes the subscription meanwhile.
         let delay = delays.next().unwrap_or(Duration::from_secs(5));
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
+        if tokio::time::timeout(delay, cancel.cancelled())
+            .await
+            .is_ok()
+        {
+            return;
         }
     }
 }
