@@ -263,6 +263,37 @@ impl Engine {
             .ok_or_else(|| EngineError::Protocol("empty response".into()))
     }
 
+    /// An asynchronous request nobody waits for (a drop path): its callback is consumed when
+    /// it arrives instead of lingering among unclaimed events.
+    pub(crate) fn request_detached(
+        &self,
+        async_id: u64,
+        message: ffi_request::Message,
+        response_async_id: impl FnOnce(&ffi_response::Message) -> Option<u64>,
+    ) -> Result<(), EngineError> {
+        let detached = || Pending {
+            reply: None,
+            keepalive: None,
+        };
+        self.routes.lock().pending.insert(async_id, detached());
+        let response = match self.request(message) {
+            Ok(response) => response,
+            Err(err) => {
+                self.routes.lock().pending.remove(&async_id);
+                return Err(err);
+            }
+        };
+        if let Some(other) = response_async_id(&response).filter(|id| *id != async_id) {
+            // The SDK chose its own id: consume the callback under that one.
+            let mut routes = self.routes.lock();
+            routes.pending.remove(&async_id);
+            if routes.early.remove(&other).is_none() {
+                routes.pending.insert(other, detached());
+            }
+        }
+        Ok(())
+    }
+
     /// An asynchronous request: registers a waiter under `async_id` *before* sending (the
     /// callback may arrive before `livekit_ffi_request` returns), then waits for the callback.
     /// `keepalive` is freed only once the callback has arrived.

@@ -528,8 +528,26 @@ impl Room {
 
 impl Drop for RoomInner {
     fn drop(&mut self) {
-        // A room dropped without `close` still leaves: the SDK disconnects when the room
-        // handle is dropped; stop routing its events first.
+        // A room dropped without `close` still leaves at once: dropping the native handle
+        // alone sends the server no leave (it would notice only at the ~20 s connection
+        // timeout), so ask the SDK to disconnect without waiting; it keeps what it needs for
+        // that itself. Then stop routing the room's events.
+        if !self.closing.load(Ordering::SeqCst) {
+            if let Ok(engine) = engine::get() {
+                let async_id = engine.next_async_id();
+                let request = ffi_request::Message::Disconnect(proto::DisconnectRequest {
+                    room_handle: self.handle_id,
+                    request_async_id: Some(async_id),
+                    reason: Some(proto::DisconnectReason::ClientInitiated as i32),
+                });
+                if let Err(err) = engine.request_detached(async_id, request, |r| match r {
+                    ffi_response::Message::Disconnect(r) => Some(r.async_id),
+                    _ => None,
+                }) {
+                    tracing::warn!(%err, "disconnect on drop failed");
+                }
+            }
+        }
         if let Ok(engine) = engine::get() {
             engine.unregister_room(self.handle_id);
         }

@@ -36,21 +36,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn post_token(f: &Fixture, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
-    let mut request =
-        Request::post("/api/streams/token").header("content-type", "application/json");
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
-    }
-    let response = app(f.state.clone())
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    post(f, "/api/streams/token", auth, body.to_owned()).await
 }
 
 #[tokio::test]

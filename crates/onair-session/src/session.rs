@@ -521,27 +521,11 @@ async fn watch_room(
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Dropped without End: stop the pumps at once, then leave the room properly. Dropping
-        // the room handle alone does not send the server a leave (it would notice only when
-        // the connection times out, ~20 s later), so the close runs on the runtime when
-        // there is one.
-        let Some(running) = self.running.get_mut().take() else {
-            return;
-        };
-        running.cancel.cancel();
-        running.tasks.close();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(
-                    async move {
-                        let _ = running.room.close().await;
-                        drop(running);
-                        onair_livekit::release_free_memory();
-                    }
-                    .instrument(tracing::debug_span!("onair-session-drop")),
-                );
-            }
-            Err(_) => drop(running),
+        // Dropped without End: stop the pumps at once; the room (which leaves the server as
+        // it drops), tracks and sources are released right after.
+        if let Some(running) = self.running.get_mut().take() {
+            running.cancel.cancel();
+            running.tasks.close();
         }
     }
 }
