@@ -1,18 +1,21 @@
-//! 100 go-live → end cycles of `LiveSession` in one process, through the real backend (in
-//! process) and livekit-server. Prints the session's figures: go-live timeline per step,
-//! End → participant gone, and threads, fds, RSS and the Rust heap after 1, 10 and 100
-//! cycles, with whether they stayed within ±5 % of cycle 1 (issue 6's goal; not met yet, see
-//! README). `cargo bench --bench session`; ONAIR_BENCH_CYCLES (default 100).
+//! 100 go-live → end cycles of `LiveSession` in one process, through the real backend (its
+//! own process) and livekit-server. Prints the session's figures: go-live timeline per step,
+//! End → participant gone, threads, fds, RSS and the Rust heap after 1 … 100 cycles (with
+//! whether they stayed within ±5 % of cycle 1); End → devices released (a PulseAudio
+//! microphone); livekit-server restart → live again and → first frame at a viewer.
+//! `cargo bench --bench session`; ONAIR_BENCH_CYCLES (default 100).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use anyhow::{ensure, Result};
+use onair_e2e::backend::BackendProcess;
 use onair_e2e::harness::{
-    free_tcp_port, load_engine, retry_for, settled_process_figures, LiveKitServer, API_KEY,
-    API_SECRET,
+    free_tcp_port, load_engine, settled_process_figures, JsonProcess, LiveKitServer,
 };
-use onair_session::{BackendClient, LiveSession, SessionSettings};
+use onair_e2e::pulse::Pulse;
+use onair_livekit::AudioProcessingOptions;
+use onair_session::{AudioInput, LiveSession, SessionSettings, SessionState};
 
 fn cycles_wanted() -> usize {
     std::env::var("ONAIR_BENCH_CYCLES")
@@ -45,16 +48,6 @@ fn main() -> Result<()> {
         .block_on(cycles())
 }
 
-/// A child process killed when the guard drops.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn percentiles(mut values: Vec<f64>) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
@@ -63,65 +56,15 @@ fn percentiles(mut values: Vec<f64>) -> (f64, f64) {
 
 async fn cycles() -> Result<()> {
     load_engine()?;
-    let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
     let port = free_tcp_port()?;
-    let livekit = LiveKitServer::start_with(Some(&format!(
+    let mut livekit = LiveKitServer::start_with(Some(&format!(
         "http://127.0.0.1:{port}/api/livekit/webhook"
     )))
     .await?;
     // The backend runs as its own process, so the figures below are the session's alone
     // (an in-process backend adds its SQLite page caches, which grow with the database).
-    let server_bin = std::env::current_exe()?
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("onair-server"))
-        .filter(|p| p.exists())
-        .context("onair-server is not built next to this bench: `cargo build --release -p onair-server` (scripts/bench.sh does)")?;
-    let env = [
-        ("ONAIR_DATABASE_URL", db_url.clone()),
-        ("ONAIR_KEY_SECRET", "bench".to_owned()),
-        ("LIVEKIT_URL", livekit.url()),
-        ("LIVEKIT_API_KEY", API_KEY.to_owned()),
-        ("LIVEKIT_API_SECRET", API_SECRET.to_owned()),
-        // 100 token requests in a minute from one address.
-        ("ONAIR_RATE_LIMIT", "1000".to_owned()),
-        (
-            "ONAIR_LOG",
-            std::env::var("ONAIR_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        ),
-    ];
-    let added = std::process::Command::new(&server_bin)
-        .args(["streamer", "add", "soak"])
-        .envs(env.clone())
-        .output()?;
-    ensure!(
-        added.status.success(),
-        "streamer add: {}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let key = String::from_utf8(added.stdout)?.trim().to_owned();
-    let _backend = ChildGuard(
-        std::process::Command::new(&server_bin)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .envs(env)
-            .spawn()
-            .context("start onair-server")?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    retry_for(
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || async {
-            reqwest::get(format!("{base}/api/health"))
-                .await?
-                .error_for_status()?;
-            Ok(())
-        },
-    )
-    .await
-    .context("onair-server did not answer")?;
-    let client = BackendClient::new(&base, &key);
+    let backend = BackendProcess::start(&livekit.url(), port, "soak").await?;
+    let client = backend.client();
     let settings = SessionSettings {
         title: "Soak".into(),
         width: 640,
@@ -159,7 +102,7 @@ async fn cycles() -> Result<()> {
             onair_livekit::live_handle_count() == 0,
             "cycle {cycle}: handles left"
         );
-        if cycle == 1 || cycle == 10 || cycle == total {
+        if [1, 10, 25, 50, 75].contains(&cycle) || cycle == total {
             let figures = settled_process_figures().await?;
             let heap = rust_heap_kb();
             println!(
@@ -178,6 +121,8 @@ async fn cycles() -> Result<()> {
     }
     let (p50, p95) = percentiles(gone_ms);
     println!("end → participant gone (SDK-confirmed disconnect): p50 {p50:.1} ms, p95 {p95:.1} ms");
+    devices_released(&client, &settings).await?;
+    server_restart(&mut livekit, &client, &settings).await?;
     let (_, first, first_heap) = checkpoints[0];
     let (_, last, last_heap) = *checkpoints.last().expect("cycle 100 ran");
     println!("Rust heap {first_heap} → {last_heap} kB");
@@ -188,6 +133,92 @@ async fn cycles() -> Result<()> {
         within(first.1 as f64, last.1 as f64),
         within(first.2 as f64, last.2 as f64),
         (last.2 as f64 / first.2 as f64 - 1.0) * 100.0
+    );
+    Ok(())
+}
+
+/// End → the microphone closed: the "stop capture" step of sessions publishing a PulseAudio
+/// microphone, and whether the sound server still had a recording stream after End.
+async fn devices_released(
+    client: &onair_session::BackendClient,
+    settings: &SessionSettings,
+) -> Result<()> {
+    let mut pulse = Pulse::start().await?;
+    pulse.play(440, 0.5);
+    let mut stop = Vec::new();
+    for _ in 0..10 {
+        let session = LiveSession::go_live(
+            client.clone(),
+            SessionSettings {
+                audio: AudioInput::Microphone {
+                    device: None,
+                    processing: AudioProcessingOptions::default(),
+                },
+                ..settings.clone()
+            },
+        )
+        .await?;
+        ensure!(session.devices_open().await == 1);
+        let report = session.end().await;
+        ensure!(report.all_ok(), "{report:#?}");
+        ensure!(
+            pulse.source_outputs() == 0,
+            "a recording stream is left after End"
+        );
+        stop.push(report.steps[0].duration.as_secs_f64() * 1000.0);
+    }
+    let (p50, p95) = percentiles(stop);
+    println!(
+        "end → devices released (stop capture with a microphone; none left open): p50 {p50:.1} ms, p95 {p95:.1} ms (n=10)"
+    );
+    Ok(())
+}
+
+/// livekit-server killed and restarted on the same port while live: from the server answering
+/// again to the session live again and to the first frame at a viewer that joins then.
+async fn server_restart(
+    livekit: &mut LiveKitServer,
+    client: &onair_session::BackendClient,
+    settings: &SessionSettings,
+) -> Result<()> {
+    let (mut live_ms, mut frame_ms) = (Vec::new(), Vec::new());
+    for run in 0..5 {
+        let session = LiveSession::go_live(client.clone(), settings.clone()).await?;
+        let mut states = session.states();
+        livekit.kill()?;
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            states.wait_for(|e| matches!(e.state, SessionState::Reconnecting { .. })),
+        )
+        .await
+        .context("the session did not notice the server going")??;
+        livekit.restart().await?;
+        let back = tokio::time::Instant::now();
+        let mut viewer = JsonProcess::viewer(
+            livekit,
+            "soak",
+            &format!("viewer-{run}"),
+            Duration::from_secs(30),
+        )?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            states.wait_for(|e| e.state == SessionState::Live),
+        )
+        .await
+        .context("not live again")??;
+        live_ms.push(back.elapsed().as_secs_f64() * 1000.0);
+        viewer
+            .wait_event("first_frame", Duration::from_secs(30))
+            .await?;
+        frame_ms.push(back.elapsed().as_secs_f64() * 1000.0);
+        session.end().await;
+        viewer.terminate()?;
+        viewer.finish(Duration::from_secs(10)).await?;
+    }
+    let (l50, l95) = percentiles(live_ms);
+    let (f50, f95) = percentiles(frame_ms);
+    println!(
+        "server restart → session live again: p50 {l50:.0} ms, p95 {l95:.0} ms; → first frame at a new viewer: p50 {f50:.0} ms, p95 {f95:.0} ms (n=5)"
     );
     Ok(())
 }

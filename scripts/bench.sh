@@ -23,6 +23,6 @@ if [ "$part" = all ] || [ "$part" = capture ]; then
   ONAIR_BENCH_SECS=10 cargo bench --bench audio
 fi
 if [ "$part" = all ] || [ "$part" = session ]; then
-  cargo build --release -p onair-server
+  cargo build --release -p onair-server -p onair-cli
   cargo bench --bench session
 fi

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
-printf '\n==> building the onair CLI (end-to-end tests run it as a subprocess)\n'
-cargo build -p onair-cli
+printf '\n==> building the onair CLI and backend (end-to-end tests run them as processes)\n'
+cargo build -p onair-cli -p onair-server
 printf '\n==> cargo test (one test at a time per file: each starts its own server and encodes 720p)\n'
 cargo test --workspace -- --test-threads=1

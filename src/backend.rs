@@ -398,3 +398,107 @@ pub async fn post_webhook(backend: &Backend, body: &str, authorization: &str) ->
         .await?;
     Ok(response.status().as_u16())
 }
+
+/// livekit-server posting its webhooks to an in-process backend over a fresh SQLite file,
+/// with one streamer and a session client holding that streamer's key.
+pub struct Stack {
+    pub livekit: harness::LiveKitServer,
+    pub backend: Backend,
+    pub client: onair_session::BackendClient,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start(username: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
+        let port = harness::free_tcp_port()?;
+        let livekit = harness::LiveKitServer::start_with(Some(&format!(
+            "http://127.0.0.1:{port}/api/livekit/webhook"
+        )))
+        .await?;
+        let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
+        let key = backend.add_streamer(username).await?;
+        let client = onair_session::BackendClient::new(&backend.url(""), &key);
+        Ok(Self {
+            livekit,
+            backend,
+            client,
+            _dir: dir,
+        })
+    }
+}
+
+/// `onair-server` as a process of its own (so a test's or bench's own figures are the
+/// session's alone), over a fresh SQLite file, with one streamer; killed on drop.
+pub struct BackendProcess {
+    child: std::process::Child,
+    pub base: String,
+    pub key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl BackendProcess {
+    pub async fn start(livekit_url: &str, port: u16, username: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
+        let bin = harness::built_bin("onair-server", "onair-server")?;
+        let env = [
+            ("ONAIR_DATABASE_URL", db_url),
+            ("ONAIR_KEY_SECRET", KEY_SECRET.to_owned()),
+            ("LIVEKIT_URL", livekit_url.to_owned()),
+            ("LIVEKIT_API_KEY", API_KEY.to_owned()),
+            ("LIVEKIT_API_SECRET", API_SECRET.to_owned()),
+            // Hundreds of token requests a minute from one address.
+            ("ONAIR_RATE_LIMIT", "1000".to_owned()),
+            (
+                "ONAIR_LOG",
+                std::env::var("ONAIR_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
+        ];
+        let added = std::process::Command::new(&bin)
+            .args(["streamer", "add", username])
+            .envs(env.clone())
+            .output()?;
+        anyhow::ensure!(
+            added.status.success(),
+            "streamer add: {}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let key = String::from_utf8(added.stdout)?.trim().to_owned();
+        let child = std::process::Command::new(&bin)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .envs(env)
+            .spawn()
+            .context("start onair-server")?;
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            key,
+            _dir: dir,
+        };
+        let health = format!("{}/api/health", process.base);
+        harness::retry_for(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || async {
+                reqwest::get(&health).await?.error_for_status()?;
+                Ok(())
+            },
+        )
+        .await
+        .context("onair-server did not answer")?;
+        Ok(process)
+    }
+
+    pub fn client(&self) -> onair_session::BackendClient {
+        onair_session::BackendClient::new(&self.base, &self.key)
+    }
+}
+
+impl Drop for BackendProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -43,15 +43,20 @@ pub fn onair_bin() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("ONAIR_BIN") {
         return Ok(PathBuf::from(path));
     }
+    built_bin("onair", "onair-cli")
+}
+
+/// A binary of this workspace built next to the running test or bench.
+pub fn built_bin(name: &str, package: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .context("test binary location")?;
-    let bin = dir.join("onair");
+    let bin = dir.join(name);
     if !bin.exists() {
         bail!(
-            "{} is missing: build it with `cargo build -p onair-cli` (the test command does)",
+            "{} is missing: build it with `cargo build -p {package}` (the test and bench scripts do)",
             bin.display()
         );
     }
@@ -87,6 +92,20 @@ pub struct LiveKitServer {
     dir: tempfile::TempDir,
 }
 
+fn spawn_livekit(dir: &std::path::Path) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))?;
+    Command::new(livekit_server_bin()?)
+        .arg("--config")
+        .arg(dir.join("livekit.yaml"))
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("start livekit-server")
+}
+
 impl LiveKitServer {
     pub async fn start() -> Result<Self> {
         Self::start_with(None).await
@@ -94,7 +113,6 @@ impl LiveKitServer {
 
     /// `webhook_url`: where the server posts webhooks, if anywhere.
     pub async fn start_with(webhook_url: Option<&str>) -> Result<Self> {
-        let bin = livekit_server_bin()?;
         let dir = tempfile::tempdir()?;
         let (http_port, tcp_port, udp_port) =
             (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
@@ -109,16 +127,8 @@ impl LiveKitServer {
              room: {{ empty_timeout: 30, departure_timeout: 5 }}\n\
              logging: {{ level: warn }}\n{webhook}"
         );
-        let config_path = dir.path().join("livekit.yaml");
-        std::fs::write(&config_path, config)?;
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("start livekit-server")?;
+        std::fs::write(dir.path().join("livekit.yaml"), config)?;
+        let child = spawn_livekit(dir.path())?;
         let server = Self {
             child,
             http_port,
@@ -144,6 +154,19 @@ impl LiveKitServer {
                 self.log()
             )
         })
+    }
+
+    /// SIGKILL: the server vanishes without telling anyone (a crash, a pulled plug).
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts it again on the same ports with the same configuration, once it answers.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.child = spawn_livekit(self.dir.path())?;
+        self.wait_ready(Duration::from_secs(20)).await
     }
 
     pub fn log(&self) -> String {
@@ -381,6 +404,16 @@ impl JsonProcess {
         if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return Ok(v.clone());
         }
+        self.wait_new(what, limit, pred).await
+    }
+
+    /// Waits for a line matching `pred` printed from now on.
+    pub async fn wait_new(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
         let deadline = Instant::now() + limit;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::backend::Backend;
-use onair_e2e::harness::{free_tcp_port, JsonProcess, LiveKitServer};
+use onair_e2e::backend::Stack;
+use onair_e2e::harness::JsonProcess;
 use onair_session::{BackendClient, TokenRequest, ViewerCountSubscription, ViewerCountView};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -24,30 +24,8 @@ async fn wait_view(
     found.ok_or_else(|| anyhow::anyhow!("no such view within {limit:?}; last {:?}", *rx.borrow()))
 }
 
-struct Stack {
-    livekit: LiveKitServer,
-    backend: Backend,
-    client: BackendClient,
-    _dir: tempfile::TempDir,
-}
-
 async fn stack() -> Result<Stack> {
-    let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
-    let port = free_tcp_port()?;
-    let livekit = LiveKitServer::start_with(Some(&format!(
-        "http://127.0.0.1:{port}/api/livekit/webhook"
-    )))
-    .await?;
-    let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
-    let key = backend.add_streamer("alice").await?;
-    let client = BackendClient::new(&backend.url(""), &key);
-    Ok(Stack {
-        livekit,
-        backend,
-        client,
-        _dir: dir,
-    })
+    Stack::start("alice").await
 }
 
 /// `onair live` with a token the session's client fetched.
@@ -57,6 +35,7 @@ async fn go_live(s: &Stack) -> Result<JsonProcess> {
         .publisher_token(&TokenRequest {
             title: "Session test".into(),
             ppv_price: None,
+            resume_stream_id: None,
         })
         .await?;
     let mut publisher = JsonProcess::onair(&[
@@ -204,7 +183,7 @@ async fn a_session_goes_live_through_the_backend_counts_its_viewer_and_ends_with
     println!("go-live timeline: {timeline:?}");
     assert_eq!(
         timeline.iter().map(|t| t.step).collect::<Vec<_>>(),
-        ["token", "connect", "publish"]
+        ["token", "capture", "connect", "publish"]
     );
     let mut view = session.viewers().expect("a viewer count while live");
     wait_view(&mut view, WAIT, |v| {

@@ -1,24 +1,18 @@
-//! `onair live`: the test pattern and a tone, published until Ctrl-C, SIGTERM, `--duration`
+//! `onair live`: the test pattern and a tone (or a camera and a microphone), published until Ctrl-C, SIGTERM, `--duration`
 //! or the server ending the room; then an ordered teardown.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use onair_capture::camera::{Camera, CameraConfig};
-use onair_capture::mic::{MicConfig, Microphone};
-use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
 use onair_core::VideoCodec;
 use onair_livekit::{
-    AudioProcessingOptions, AudioProcessor, AudioSourceOptions, DegradationPreference,
-    EncoderBackend, LoadOptions, LocalAudioTrack, LocalVideoTrack, NativeAudioSource,
-    NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions, TrackSource,
+    AudioProcessingOptions, DegradationPreference, EncoderBackend, LoadOptions, LocalAudioTrack,
+    LocalVideoTrack, Room, RoomEvent, RoomOptions, TrackPublishOptions, TrackSource,
 };
+use onair_session::media::Sources;
+use onair_session::{AudioInput, SessionError, VideoInput};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::error::CliError;
 use crate::output::{ms, Reporter};
@@ -136,28 +130,7 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     if let Some(backend) = &args.backend {
         return crate::session::run(&args, backend, load, out).await;
     }
-    let mut pattern = TestPattern::new(args.width, args.height, args.fps)?;
-    let mut tone = Tone::new(args.tone_hz, 48_000, 1, -12.0)?;
     let token = args.creds.token(Role::Publisher)?;
-    // Devices first: no point joining the room without them, and their errors are the ones
-    // a creator can act on.
-    let camera = match &args.camera {
-        None => None,
-        Some(id) => Some(Camera::open(CameraConfig {
-            device: (id != "default").then(|| id.clone()),
-            width: args.width,
-            height: args.height,
-            fps: args.fps.round() as u32,
-        })?),
-    };
-    let mic = match (&args.mic, args.no_audio) {
-        (Some(id), false) => Some(Microphone::open(MicConfig {
-            device: (id != "default").then(|| id.clone()),
-            channels: 1,
-        })?),
-        _ => None,
-    };
-
     let info = onair_livekit::load(load)?;
     out.event(
         "loaded",
@@ -170,6 +143,17 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
             )
         },
     );
+    // Devices first: no point joining the room without them, and their errors are the ones
+    // a creator can act on.
+    let sources = Sources::start(
+        &video_input(&args),
+        &audio_input(&args),
+        args.width,
+        args.height,
+        args.fps,
+    )
+    .await
+    .map_err(flatten)?;
 
     let start = Instant::now();
     let (room, mut events) = Room::connect(&args.creds.url, &token, RoomOptions::default()).await?;
@@ -187,20 +171,10 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
         },
     );
 
-    let result = stream(
-        &args,
-        &room,
-        &mut events,
-        Sources {
-            pattern: &mut pattern,
-            tone: &mut tone,
-            camera,
-            mic,
-        },
-        start,
-        out,
-    )
-    .await;
+    let result = stream(&args, &room, &mut events, &sources, start, out).await;
+    if let Err(err) = sources.stop(Duration::from_secs(2)).await {
+        tracing::warn!(%err, "sources did not stop in time");
+    }
 
     // Teardown, in order: stop feeding frames (done inside `stream`), unpublish and
     // disconnect (Room::close), then report what the engine still holds.
@@ -248,36 +222,49 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     Ok(code)
 }
 
-/// What goes on air: a device when one was asked for, the synthetic source otherwise.
-struct Sources<'a> {
-    pattern: &'a mut TestPattern,
-    tone: &'a mut Tone,
-    camera: Option<Camera>,
-    mic: Option<Microphone>,
+/// What the flags ask to put on air.
+pub fn video_input(args: &LiveArgs) -> VideoInput {
+    match &args.camera {
+        None => VideoInput::TestPattern,
+        Some(id) => VideoInput::Camera((id != "default").then(|| id.clone())),
+    }
+}
+
+pub fn audio_input(args: &LiveArgs) -> AudioInput {
+    match (&args.mic, args.no_audio) {
+        (_, true) => AudioInput::Off,
+        (None, false) => AudioInput::Tone { hz: args.tone_hz },
+        (Some(id), false) => AudioInput::Microphone {
+            device: (id != "default").then(|| id.clone()),
+            processing: AudioProcessingOptions {
+                noise_suppression: args.noise_suppression,
+                echo_cancellation: args.echo_cancellation,
+                auto_gain_control: args.auto_gain,
+                high_pass_filter: false,
+            },
+        },
+    }
+}
+
+/// A device error reads as one (with its hint), not as a session failure.
+pub fn flatten(err: SessionError) -> CliError {
+    match err {
+        SessionError::Capture(e) => CliError::Capture(e),
+        SessionError::Connect(e) => CliError::Connect(e),
+        other => CliError::Session(other),
+    }
 }
 
 async fn stream(
     args: &LiveArgs,
     room: &Room,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<RoomEvent>,
-    sources: Sources<'_>,
+    sources: &Sources,
     start: Instant,
     out: &Reporter,
 ) -> Result<(EndReason, u32), CliError> {
-    let Sources {
-        pattern,
-        tone,
-        camera,
-        mic,
-    } = sources;
     let local = room.local_participant();
-    let (width, height) = match &camera {
-        Some(c) => (c.info().width, c.info().height),
-        None => (args.width, args.height),
-    };
-    let camera_name = camera.as_ref().map(|c| c.info().name);
-    let video_source = NativeVideoSource::new(width, height)?;
-    let video_track = LocalVideoTrack::create_video_track("camera", video_source.clone())?;
+    let video_track = LocalVideoTrack::create_video_track("camera", sources.video.clone())?;
     let options = TrackPublishOptions {
         video_codec: args.codec,
         max_bitrate: args.max_bitrate,
@@ -296,165 +283,28 @@ async fn stream(
         },
         ..Default::default()
     };
-
-    let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let frames = Arc::new(AtomicU32::new(0));
-    // Frames flow before publishing completes so the first encoded frame is ready at once.
-    if let Some(mut camera) = camera {
-        // The camera delivers at its own pace on its own thread; this one hands frames to
-        // the encoder and closes the camera when the stream ends.
-        let cancel = cancel.clone();
-        let frames = frames.clone();
-        let source = video_source.clone();
-        tasks.spawn_blocking(move || {
-            while !cancel.is_cancelled() {
-                match camera.next_frame_timeout(Duration::from_millis(100)) {
-                    Ok(Some(captured)) => {
-                        if let Err(err) = source.capture_frame(
-                            &captured.frame,
-                            captured.capture_time_us,
-                            captured.frame_id,
-                        ) {
-                            tracing::warn!(%err, "video frame not accepted");
-                            break;
-                        }
-                        frames.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(%err, "camera stopped");
-                        break;
-                    }
-                }
-            }
-            let report = camera.stop();
-            tracing::debug!(?report, "camera closed");
-        });
-    } else {
-        onair_session::pump::spawn_pattern(
-            &tasks,
-            cancel.clone(),
-            pattern.clone(),
-            video_source.clone(),
-            frames.clone(),
-        );
-    }
-    let video_pub = local
-        .publish_track(video_track.clone(), options.clone())
-        .await;
-    let video_pub = match video_pub {
-        Ok(p) => p,
-        Err(e) => {
-            cancel.cancel();
-            tasks.close();
-            tasks.wait().await;
-            return Err(e.into());
-        }
-    };
+    let video_pub = local.publish_track(video_track.clone(), options).await?;
+    let (width, height) = sources.video.resolution();
+    let label = &sources.video_label;
     out.event(
         "published",
-        json!({"kind": "video", "sid": video_pub.sid(), "codec": args.codec, "width": width, "height": height, "fps": args.fps, "simulcast": args.simulcast, "camera": camera_name, "ms": ms(start.elapsed())}),
-        || format!("published video {} ({} {}x{}@{}{}{}) at {:.0} ms", video_pub.sid(), args.codec, width, height, args.fps, if args.simulcast { ", simulcast" } else { "" }, camera_name.as_ref().map(|n| format!(", camera {n:?}")).unwrap_or_default(), ms(start.elapsed())),
+        json!({"kind": "video", "sid": video_pub.sid(), "codec": args.codec, "width": width, "height": height, "fps": args.fps, "simulcast": args.simulcast, "source": label, "ms": ms(start.elapsed())}),
+        || format!("published video {} ({} {}x{}@{}{}, {label}) at {:.0} ms", video_pub.sid(), args.codec, width, height, args.fps, if args.simulcast { ", simulcast" } else { "" }, ms(start.elapsed())),
     );
 
     let mut audio_track = None;
-    if !args.no_audio {
-        // A microphone when asked for one, otherwise the tone; both give 48 kHz mono 10 ms.
-        let info = match &mic {
-            Some(mic) => mic.info(),
-            None => tone.info(),
-        };
-        let audio_source = NativeAudioSource::new(
-            AudioSourceOptions::default(),
-            info.sample_rate,
-            info.channels,
-            100,
-        )?;
-        let track = LocalAudioTrack::create_audio_track("microphone", audio_source.clone())?;
+    if let (Some(source), Some(what)) = (&sources.audio, &sources.audio_label) {
+        let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
         let audio_options = TrackPublishOptions {
             source: TrackSource::Microphone,
             ..Default::default()
         };
-        let what = match &mic {
-            Some(_) => format!("microphone {:?}", info.name),
-            None => format!("{} Hz tone", args.tone_hz),
-        };
-        match local.publish_track(track.clone(), audio_options).await {
-            Ok(publication) => out.event(
-                "published",
-                json!({"kind": "audio", "sid": publication.sid(), "tone_hz": mic.is_none().then_some(args.tone_hz), "mic": mic.as_ref().map(|_| &info.name), "ms": ms(start.elapsed())}),
-                || format!("published audio {} ({what}) at {:.0} ms", publication.sid(), ms(start.elapsed())),
-            ),
-            Err(e) => {
-                cancel.cancel();
-                tasks.close();
-                tasks.wait().await;
-                return Err(e.into());
-            }
-        }
-        let cancel = cancel.clone();
-        match mic {
-            Some(mut mic) => {
-                let processing = AudioProcessingOptions {
-                    noise_suppression: args.noise_suppression,
-                    echo_cancellation: args.echo_cancellation,
-                    auto_gain_control: args.auto_gain,
-                    high_pass_filter: false,
-                };
-                let mut processor = if processing.any() {
-                    Some(AudioProcessor::new(processing)?)
-                } else {
-                    None
-                };
-                // The device delivers at its own pace: a blocking thread takes its frames and
-                // hands them over; it stops (closing the device) when the stream ends.
-                let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
-                let reader_cancel = cancel.clone();
-                tasks.spawn_blocking(move || {
-                    while !reader_cancel.is_cancelled() {
-                        match mic.next_frame_timeout(Duration::from_millis(100)) {
-                            Ok(Some(mut frame)) => {
-                                if let Some(apm) = processor.as_mut() {
-                                    if let Err(err) = apm.process(&mut frame.frame) {
-                                        tracing::warn!(%err, "audio processing failed; sending the frame as captured");
-                                    }
-                                }
-                                if frames_tx.blocking_send(frame).is_err() {
-                                    break;
-                                }
-                            }
-                            Ok(None) => {}
-                            Err(err) => {
-                                tracing::warn!(%err, "microphone stopped");
-                                break;
-                            }
-                        }
-                    }
-                    let report = mic.stop();
-                    tracing::debug!(?report, "microphone closed");
-                });
-                tasks.spawn(
-                    async move {
-                        loop {
-                            let captured = tokio::select! {
-                                _ = cancel.cancelled() => break,
-                                frame = frames_rx.recv() => match frame {
-                                    Some(frame) => frame,
-                                    None => break,
-                                },
-                            };
-                            if let Err(err) = audio_source.capture_frame(&captured.frame).await {
-                                tracing::warn!(%err, "audio frame not accepted");
-                                break;
-                            }
-                        }
-                    }
-                    .instrument(tracing::debug_span!("onair-mic-pump")),
-                );
-            }
-            None => onair_session::pump::spawn_tone(&tasks, cancel, tone.clone(), audio_source),
-        }
+        let publication = local.publish_track(track.clone(), audio_options).await?;
+        out.event(
+            "published",
+            json!({"kind": "audio", "sid": publication.sid(), "source": what, "ms": ms(start.elapsed())}),
+            || format!("published audio {} ({what}) at {:.0} ms", publication.sid(), ms(start.elapsed())),
+        );
         audio_track = Some(track);
     }
     out.event("live", json!({"ms": ms(start.elapsed())}), || {
@@ -512,7 +362,7 @@ async fn stream(
                     last_bytes = Some((bytes, now));
                     let layers: Vec<_> = stats.layers.iter().map(|l| json!({"rid": l.rid, "width": l.width, "height": l.height, "fps": l.fps, "frames_sent": l.frames_sent, "key_frames": l.key_frames_encoded, "target_bitrate": l.target_bitrate, "limitation": l.quality_limitation.as_str(), "encoder": l.encoder, "nack": l.nack_count, "pli": l.pli_count})).collect();
                     let top = stats.top_layer().cloned().unwrap_or_default();
-                    out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers}),
+                    out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": sources.frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers}),
                         || format!("live {:>6.1} s · {}x{} {:.0} fps · {} · limit {} · rtt {} · {}",
                             start.elapsed().as_secs_f64(), top.width, top.height, top.fps,
                             bitrate.map(|b| format!("{:.2} Mbit/s", b / 1e6)).unwrap_or_else(|| "– Mbit/s".into()),
@@ -524,16 +374,8 @@ async fn stream(
         }
     };
 
-    cancel.cancel();
-    tasks.close();
-    if tokio::time::timeout(Duration::from_secs(2), tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("frame pumps did not stop within 2 s");
-    }
     drop(audio_track);
-    Ok((reason, frames.load(Ordering::Relaxed)))
+    Ok((reason, sources.frames.load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]

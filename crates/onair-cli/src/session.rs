@@ -9,7 +9,7 @@ use onair_session::{credentials, BackendClient, LiveSession, SessionSettings, Se
 use serde_json::json;
 
 use crate::error::CliError;
-use crate::live::LiveArgs;
+use crate::live::{audio_input, flatten, video_input, LiveArgs};
 use crate::output::{ms, Reporter};
 
 fn api_key(backend: &str) -> Result<String, CliError> {
@@ -33,11 +33,6 @@ pub async fn run(
     load: &LoadOptions,
     out: &Reporter,
 ) -> Result<u8, CliError> {
-    if args.camera.is_some() || args.mic.is_some() {
-        return Err(CliError::Usage(
-            "--camera and --mic do not combine with --backend yet; the session publishes the test pattern and tone".into(),
-        ));
-    }
     let key = api_key(backend)?;
     let info = onair_livekit::load(load)?;
     out.event(
@@ -48,13 +43,19 @@ pub async fn run(
     let settings = SessionSettings {
         title: args.title.clone(),
         ppv_price: args.ppv_price.clone(),
+        video: video_input(args),
+        audio: audio_input(args),
         width: args.width,
         height: args.height,
         fps: args.fps,
         codec: args.codec,
-        audio: !args.no_audio,
+        simulcast: args.simulcast,
+        max_bitrate: args.max_bitrate,
+        ..Default::default()
     };
-    let session = LiveSession::go_live(BackendClient::new(backend, &key), settings).await?;
+    let session = LiveSession::go_live(BackendClient::new(backend, &key), settings)
+        .await
+        .map_err(flatten)?;
     let timeline = session.timeline();
     out.event(
         "live",
@@ -70,6 +71,8 @@ pub async fn run(
 
     let mut viewers = session.viewers().expect("live sessions count viewers");
     let mut states = session.states();
+    let mut notices = session.notices();
+    let mut notices_seen = 0;
     let mut sigterm = crate::sigterm()?;
     let deadline = args
         .duration
@@ -81,9 +84,31 @@ pub async fn run(
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break false,
                 _ = sigterm.recv() => break false,
-                ended = states.wait_for(|e| e.state == SessionState::Ended) => {
-                    let _ = ended;
-                    break true;
+                changed = states.changed() => {
+                    if changed.is_err() {
+                        break true;
+                    }
+                    let event = states.borrow_and_update().clone();
+                    match &event.state {
+                        SessionState::Ended => break true,
+                        SessionState::Reconnecting { attempt, detail } => out.event(
+                            "reconnecting",
+                            json!({"attempt": attempt, "detail": detail}),
+                            || format!("connection lost — {detail}"),
+                        ),
+                        SessionState::Live => out.event("reconnected", json!({}), || "live again".into()),
+                        _ => {}
+                    }
+                }
+                changed = notices.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let all = notices.borrow_and_update().clone();
+                    for notice in all.iter().skip(notices_seen) {
+                        out.event("notice", json!({"message": notice.message, "at_ms": notice.at_ms}), || notice.message.clone());
+                    }
+                    notices_seen = all.len();
                 }
                 changed = viewers.changed() => {
                     if changed.is_err() {

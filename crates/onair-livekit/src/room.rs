@@ -268,6 +268,9 @@ pub struct CloseReport {
     /// Tracks unpublished, and any that failed.
     pub unpublished: Vec<String>,
     pub unpublish_errors: Vec<String>,
+    /// Publications the SDK no longer had: it published the track anew during a full
+    /// reconnect (the replacement leaves with the disconnect).
+    pub already_gone: Vec<String>,
     /// The SDK confirmed the disconnect within the deadline.
     pub disconnect_confirmed: bool,
     pub duration: Duration,
@@ -295,21 +298,48 @@ impl Room {
             options: options.to_proto(),
             request_async_id: Some(async_id),
         });
-        let wait = engine.request_async(async_id, request, None, |r| match r {
-            ffi_response::Message::Connect(r) => Some(r.async_id),
-            _ => None,
-        });
+        // The join completes in a task of its own: when the caller stops waiting (its future
+        // dropped, or our timeout below), a room the SDK still hands over is dropped there,
+        // which leaves the server, instead of staying joined with nobody holding it.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let url_owned = url.to_owned();
+        let connect_timeout = options.connect_timeout;
+        tokio::spawn(
+            async move {
+                let wait = engine.request_async(async_id, request, None, |r| match r {
+                    ffi_response::Message::Connect(r) => Some(r.async_id),
+                    _ => None,
+                });
+                let result = match wait.await {
+                    Ok(event) => Self::joined(engine, &url_owned, connect_timeout, event),
+                    Err(err) => Err(err.into()),
+                };
+                // Nobody waiting: the room in `result` drops here and disconnects.
+                let _ = done_tx.send(result);
+            }
+            .instrument(tracing::debug_span!("onair-livekit-connect")),
+        );
         // The SDK enforces the same timeout; ours is the backstop should it not answer.
         let limit = options.connect_timeout + Duration::from_secs(1);
-        let event = tokio::time::timeout(limit, wait)
-            .await
-            .map_err(|_| ConnectError::Timeout(options.connect_timeout))??;
+        match tokio::time::timeout(limit, done_rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(EngineError::Protocol("the connect task ended early".into()).into()),
+            Err(_) => Err(ConnectError::Timeout(options.connect_timeout)),
+        }
+    }
+
+    fn joined(
+        engine: &'static engine::Engine,
+        url: &str,
+        connect_timeout: Duration,
+        event: ffi_event::Message,
+    ) -> Result<(Room, mpsc::UnboundedReceiver<RoomEvent>), ConnectError> {
         use proto::connect_callback::Message as C;
         let result = match event {
             ffi_event::Message::Connect(cb) => match cb.message {
                 Some(C::Result(result)) => result,
                 Some(C::Error(error)) => {
-                    return Err(classify_connect_error(url, &error, options.connect_timeout))
+                    return Err(classify_connect_error(url, &error, connect_timeout))
                 }
                 None => {
                     return Err(ConnectError::Rejected {
@@ -473,6 +503,7 @@ impl Room {
         let mut report = CloseReport {
             unpublished: Vec::new(),
             unpublish_errors: Vec::new(),
+            already_gone: Vec::new(),
             disconnect_confirmed: false,
             duration: Duration::ZERO,
         };
@@ -485,6 +516,9 @@ impl Room {
                     .await
                 {
                     Ok(Ok(())) => report.unpublished.push(sid),
+                    Ok(Err(RoomError::Unpublish(e))) if e.contains("track not found") => {
+                        report.already_gone.push(sid)
+                    }
                     Ok(Err(e)) => report.unpublish_errors.push(format!("{sid}: {e}")),
                     Err(_) => report.unpublish_errors.push(format!("{sid}: timed out")),
                 }

@@ -78,6 +78,11 @@ pub struct TokenRequest {
     #[serde(default)]
     #[schema(value_type = Option<f64>, example = 4.99)]
     pub ppv_price: Option<Value>,
+    /// Rejoining after a lost connection: the `stream_id` of the stream being carried on.
+    /// While that stream is open the token continues it (same record, title and count);
+    /// otherwise a new stream starts.
+    #[serde(default)]
+    pub resume_stream_id: Option<i64>,
 }
 
 pub use onair_core::wire::PublisherToken as TokenResponse;
@@ -118,14 +123,23 @@ pub async fn publisher_token(
         Some(other) => Some(onair_core::validate::price_cents(&other.to_string())?),
     };
     let now = unix_now();
-    let stream_id = db::create_stream(
-        &state.db,
-        streamer.id,
-        &title,
-        price,
-        now.as_millis() as i64,
-    )
-    .await?;
+    let resumed = match request.resume_stream_id {
+        Some(id) => db::open_stream_of(&state.db, streamer.id, id).await?,
+        None => None,
+    };
+    let stream_id = match resumed {
+        Some(id) => id,
+        None => {
+            db::create_stream(
+                &state.db,
+                streamer.id,
+                &title,
+                price,
+                now.as_millis() as i64,
+            )
+            .await?
+        }
+    };
     let room = room_name(&streamer.username);
     let identity = publisher_identity(&streamer.username);
     // Least privilege: the creator can publish media to their own room and nothing else.

@@ -76,6 +76,21 @@ pub async fn create_stream(
     Ok(result.last_insert_rowid())
 }
 
+/// `id` if it is one of the streamer's streams and not ended.
+pub async fn open_stream_of(
+    pool: &SqlitePool,
+    streamer_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM streams WHERE id = ? AND streamer_id = ? AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(streamer_id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn streamer_by_username(
     pool: &SqlitePool,
     username: &str,

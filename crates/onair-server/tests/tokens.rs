@@ -285,3 +285,36 @@ async fn a_late_webhook_of_an_earlier_creator_session_does_not_end_or_restart_th
         "a late join does not put the creator back on air"
     );
 }
+
+#[tokio::test]
+async fn a_rejoin_token_continues_the_open_stream_and_an_ended_one_starts_afresh() {
+    let f = fixture().await;
+    let bearer = format!("Bearer {}", f.key);
+    let (_, first) = post_token(&f, Some(&bearer), r#"{"title": "Jam"}"#).await;
+    let id = first["stream_id"].as_i64().unwrap();
+    let body = format!(r#"{{"title": "Jam", "resume_stream_id": {id}}}"#);
+    let (status, again) = post_token(&f, Some(&bearer), &body).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["stream_id"].as_i64(), Some(id), "same record");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM streams")
+        .fetch_one(&f.state.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "no second record for a rejoin");
+
+    sqlx::query("UPDATE streams SET ended_at = 1 WHERE id = ?")
+        .bind(id)
+        .execute(&f.state.db)
+        .await
+        .unwrap();
+    let (_, after_end) = post_token(&f, Some(&bearer), &body).await;
+    assert_ne!(
+        after_end["stream_id"].as_i64(),
+        Some(id),
+        "an ended stream is not reopened"
+    );
+    let unknown = r#"{"title": "Jam", "resume_stream_id": 999999}"#;
+    let (status, fresh) = post_token(&f, Some(&bearer), unknown).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(fresh["stream_id"].as_i64(), Some(999999));
+}

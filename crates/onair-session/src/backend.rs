@@ -118,6 +118,10 @@ pub struct TokenRequest {
     /// Decimal text ("4.99"); validated by the backend with the same rules as the studio.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ppv_price: Option<String>,
+    /// When rejoining: the stream to continue (the backend starts a new one if it has
+    /// ended meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_stream_id: Option<i64>,
 }
 
 pub use onair_core::wire::PublisherToken;

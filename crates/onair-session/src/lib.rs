@@ -1,18 +1,22 @@
-//! One OnAir live session, for the studio and the CLI: the state machine (`state`), the
-//! backend client — publisher tokens with retries, ending, the live viewer count
-//! (`backend`, `viewers`). The session object that joins capture, the engine and these
-//! follows (issue 6).
+//! One OnAir live session, for the studio and the CLI: `LiveSession` (go live, stay live,
+//! end with a report), its state machine (`state`), its sources (`media`), the rejoin policy
+//! (`reconnect`), and the backend client — publisher tokens with retries, ending, the live
+//! viewer count (`backend`, `viewers`).
 
 pub mod backend;
 pub mod credentials;
+pub mod media;
 pub mod pump;
+pub mod reconnect;
 pub mod session;
 pub mod state;
 pub mod viewers;
 
 pub use backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+pub use media::{AudioInput, VideoInput};
+pub use reconnect::ReconnectPolicy;
 pub use session::{
-    LiveSession, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,
+    LiveSession, Notice, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,
 };
 pub use state::{next, SessionState, StateEvent, Trigger};
 pub use viewers::{ViewerCountSubscription, ViewerCountView};

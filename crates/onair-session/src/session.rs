@@ -1,28 +1,25 @@
 //! `LiveSession`: one stream from Go Live to End. It owns everything that runs while live —
-//! the room, the tracks and sources, the frame pumps, the room-event watcher, the viewer-count
-//! subscription — and ends them in one fixed order, from any path (End, the server ending the
-//! room, a failure half-way through going live), with a report.
-//!
-//! Devices (camera, microphone) plug in later; today the sources are the test pattern and the
-//! tone.
+//! the devices and their sources, the room and its tracks, the supervisor that watches the
+//! room and rejoins when the SDK gives up, the viewer-count subscription — and ends them in
+//! one fixed order, from any path (End, the server ending the room, a network that never
+//! comes back, a failure half-way through going live), with a report.
 
-use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use onair_capture::TestPattern;
 use onair_core::clock::unix_micros;
 use onair_livekit::{
-    LocalAudioTrack, LocalVideoTrack, NativeAudioSource, NativeVideoSource, Room, RoomEvent,
-    RoomOptions, TrackPublishOptions, TrackSource, VideoCodec,
+    LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, RoomOptions, TrackPublishOptions,
+    TrackSource, VideoCodec,
 };
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::backend::{BackendClient, BackendError, TokenRequest};
-use crate::pump;
+use crate::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+use crate::media::{AudioInput, Sources, VideoInput};
+use crate::reconnect::{should_rejoin, ReconnectPolicy};
 use crate::state::{next, SessionState, StateEvent, Trigger};
 use crate::viewers::{ViewerCountSubscription, ViewerCountView};
 
@@ -32,11 +29,17 @@ pub struct SessionSettings {
     pub title: String,
     /// Pay-per-view price as the creator typed it ("4.99"); `None` for free.
     pub ppv_price: Option<String>,
+    pub video: VideoInput,
+    pub audio: AudioInput,
+    /// Asked of the camera (the closest mode it offers is used), or the test pattern's size.
     pub width: u32,
     pub height: u32,
     pub fps: f64,
     pub codec: VideoCodec,
-    pub audio: bool,
+    pub simulcast: bool,
+    /// Top-layer bitrate in bit/s; the SDK's choice when `None`.
+    pub max_bitrate: Option<u64>,
+    pub reconnect: ReconnectPolicy,
 }
 
 impl Default for SessionSettings {
@@ -44,11 +47,15 @@ impl Default for SessionSettings {
         Self {
             title: "Live on OnAir".into(),
             ppv_price: None,
+            video: VideoInput::TestPattern,
+            audio: AudioInput::default(),
             width: 1280,
             height: 720,
             fps: 30.0,
             codec: VideoCodec::Vp8,
-            audio: true,
+            simulcast: false,
+            max_bitrate: None,
+            reconnect: ReconnectPolicy::default(),
         }
     }
 }
@@ -68,6 +75,8 @@ pub enum SessionError {
     Engine(#[from] onair_livekit::EngineError),
     #[error("{0}")]
     Capture(#[from] onair_capture::CaptureError),
+    #[error("the session has ended")]
+    Ended,
 }
 
 impl SessionError {
@@ -79,7 +88,9 @@ impl SessionError {
             Self::Connect(_) => "connect",
             Self::Room(_) => "room",
             Self::Engine(_) => "engine",
+            Self::Capture(onair_capture::CaptureError::NoDevice(_)) => "no_device",
             Self::Capture(_) => "device",
+            Self::Ended => "ended",
         }
     }
 }
@@ -119,25 +130,46 @@ impl TeardownReport {
     }
 }
 
+/// Something the creator should know about while live (a reconnect, a republished track).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub message: String,
+}
+
+/// One joined room and the tracks published in it. A rejoin replaces it whole; the sources
+/// under the tracks stay.
+struct Link {
+    room: Room,
+    video: LocalVideoTrack,
+    audio: Option<LocalAudioTrack>,
+}
+
 /// What runs while live.
 struct Running {
-    room: Room,
-    video: Option<(LocalVideoTrack, NativeVideoSource)>,
-    audio: Option<(LocalAudioTrack, NativeAudioSource)>,
-    /// Frame pumps and the room-event watcher.
-    tasks: TaskTracker,
-    cancel: CancellationToken,
+    sources: Sources,
+    link: Option<Link>,
+    /// The room watcher and the rejoin loop.
+    supervisor: TaskTracker,
+    supervisor_cancel: CancellationToken,
     viewers: Option<ViewerCountSubscription>,
 }
 
 struct Shared {
     generation: u64,
     backend: BackendClient,
+    settings: SessionSettings,
     state: watch::Sender<StateEvent>,
     running: Mutex<Option<Running>>,
     report: Mutex<Option<TeardownReport>>,
     timeline: std::sync::Mutex<Vec<TimelineStep>>,
     viewers: std::sync::Mutex<Option<watch::Receiver<ViewerCountView>>>,
+    /// The last token: which stream to continue on a rejoin, and a fallback while the
+    /// backend is unreachable.
+    token: std::sync::Mutex<Option<PublisherToken>>,
+    notices: watch::Sender<Vec<Notice>>,
+    reconnect_now: Arc<Notify>,
 }
 
 /// A live session. Cheap to clone; every clone is the same session.
@@ -150,15 +182,24 @@ fn now_ms() -> i64 {
     (unix_micros() / 1000) as i64
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Deadlines for each teardown step: ending is bounded even when something hangs.
 const STOP_CAPTURE: Duration = Duration::from_secs(2);
 const TELL_BACKEND: Duration = Duration::from_secs(5);
+/// After a reconnect, how long each intended track gets to show packets leaving.
+const TRACK_CHECK: Duration = Duration::from_secs(5);
+/// How many notices are kept.
+const NOTICES: usize = 50;
 
 impl LiveSession {
-    /// Validates, fetches a token, connects, publishes; returns once live. A failure on the
-    /// way tears down what was started (through the same path as End) and says why.
+    /// Validates, fetches a token, opens the devices, connects, publishes; returns once
+    /// live. A failure on the way tears down what was started (through the same path as
+    /// End) and says why.
     pub async fn go_live(
         backend: BackendClient,
         settings: SessionSettings,
@@ -168,6 +209,7 @@ impl LiveSession {
             shared: Arc::new(Shared {
                 generation,
                 backend,
+                settings,
                 state: watch::Sender::new(StateEvent {
                     generation,
                     state: SessionState::Idle,
@@ -177,10 +219,13 @@ impl LiveSession {
                 report: Mutex::new(None),
                 timeline: std::sync::Mutex::new(Vec::new()),
                 viewers: std::sync::Mutex::new(None),
+                token: std::sync::Mutex::new(None),
+                notices: watch::Sender::new(Vec::new()),
+                reconnect_now: Arc::new(Notify::new()),
             }),
         };
         session.fire(Trigger::GoLive);
-        match session.start(&settings).await {
+        match session.start().await {
             Ok(()) => {
                 session.fire(Trigger::Published);
                 Ok(session)
@@ -210,18 +255,28 @@ impl LiveSession {
             });
     }
 
-    fn step(&self, step: &'static str, started: Instant) {
-        self.shared
-            .timeline
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(TimelineStep {
-                step,
-                duration: started.elapsed(),
+    fn notice(&self, message: String) {
+        tracing::info!(%message, "session notice");
+        self.shared.notices.send_modify(|notices| {
+            if notices.len() == NOTICES {
+                notices.remove(0);
+            }
+            notices.push(Notice {
+                at_ms: now_ms(),
+                message,
             });
+        });
     }
 
-    async fn start(&self, settings: &SessionSettings) -> Result<(), SessionError> {
+    fn step(&self, step: &'static str, started: Instant) {
+        lock(&self.shared.timeline).push(TimelineStep {
+            step,
+            duration: started.elapsed(),
+        });
+    }
+
+    async fn start(&self) -> Result<(), SessionError> {
+        let settings = &self.shared.settings;
         onair_core::validate::title(&settings.title)?;
         if let Some(price) = &settings.ppv_price {
             onair_core::validate::price_cents(price)?;
@@ -230,92 +285,131 @@ impl LiveSession {
         let token = self
             .shared
             .backend
-            .publisher_token(&TokenRequest {
-                title: settings.title.clone(),
-                ppv_price: settings.ppv_price.clone(),
-            })
+            .publisher_token(&self.token_request())
             .await?;
+        *lock(&self.shared.token) = Some(token.clone());
         self.step("token", t);
-        self.fire(Trigger::Prepared);
 
+        // Devices before the room: their errors are the ones a creator can act on, and
+        // frames are ready the moment the track is published.
         let t = Instant::now();
-        let (room, events) =
-            Room::connect(&token.url, &token.token, RoomOptions::default()).await?;
-        self.step("connect", t);
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        // Everything from here on is owned by `running`, so a failure below still tears it
+        let sources = Sources::start(
+            &settings.video,
+            &settings.audio,
+            settings.width,
+            settings.height,
+            settings.fps,
+        )
+        .await?;
+        self.step("capture", t);
+        let supervisor_cancel = CancellationToken::new();
+        let supervisor = TaskTracker::new();
+        // From here on everything is owned by `running`, so a failure below still tears it
         // down.
         *self.shared.running.lock().await = Some(Running {
-            room: room.clone(),
-            video: None,
-            audio: None,
-            tasks: tasks.clone(),
-            cancel: cancel.clone(),
+            sources,
+            link: None,
+            supervisor: supervisor.clone(),
+            supervisor_cancel: supervisor_cancel.clone(),
             viewers: None,
         });
+        self.fire(Trigger::Prepared);
 
-        let t = Instant::now();
-        let local = room.local_participant();
-        let video_source = NativeVideoSource::new(settings.width, settings.height)?;
-        let video = LocalVideoTrack::create_video_track("camera", video_source.clone())?;
-        let pattern = TestPattern::new(settings.width, settings.height, settings.fps)?;
-        pump::spawn_pattern(
-            &tasks,
-            cancel.clone(),
-            pattern,
-            video_source.clone(),
-            Arc::new(AtomicU32::new(0)),
-        );
-        local
-            .publish_track(
-                video.clone(),
-                TrackPublishOptions {
-                    video_codec: settings.codec,
-                    source: TrackSource::Camera,
-                    max_framerate: Some(settings.fps),
-                    frame_metadata: true,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        if let Some(running) = self.shared.running.lock().await.as_mut() {
-            running.video = Some((video, video_source));
-        }
-        if settings.audio {
-            let (track, source) = pump::tone_track(&tasks, cancel.clone())?;
-            local
-                .publish_track(
-                    track.clone(),
-                    TrackPublishOptions {
-                        source: TrackSource::Microphone,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            if let Some(running) = self.shared.running.lock().await.as_mut() {
-                running.audio = Some((track, source));
-            }
-        }
-        self.step("publish", t);
+        let (link, events) = self.join(&token, true).await?;
+        self.install(link).await?;
 
-        // The room's events: reconnecting/live, and the server ending the room.
         let weak: Weak<Shared> = Arc::downgrade(&self.shared);
-        let watch_cancel = cancel.clone();
-        tasks.spawn(
-            watch_room(events, weak, watch_cancel)
-                .instrument(tracing::debug_span!("onair-room-events")),
+        supervisor.spawn(
+            supervise(weak, events, supervisor_cancel)
+                .instrument(tracing::debug_span!("onair-session-supervisor")),
         );
         let subscription = ViewerCountSubscription::start(&self.shared.backend, &token.room);
-        *self
-            .shared
-            .viewers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(subscription.watch());
+        *lock(&self.shared.viewers) = Some(subscription.watch());
         if let Some(running) = self.shared.running.lock().await.as_mut() {
             running.viewers = Some(subscription);
         }
         Ok(())
+    }
+
+    fn token_request(&self) -> TokenRequest {
+        TokenRequest {
+            title: self.shared.settings.title.clone(),
+            ppv_price: self.shared.settings.ppv_price.clone(),
+            resume_stream_id: lock(&self.shared.token).as_ref().map(|t| t.stream_id),
+        }
+    }
+
+    /// Joins the room and publishes every intended track over the running sources. On any
+    /// failure the room is dropped, which leaves the server.
+    async fn join(
+        &self,
+        token: &PublisherToken,
+        timed: bool,
+    ) -> Result<(Link, mpsc::UnboundedReceiver<RoomEvent>), SessionError> {
+        let (video_source, audio_source) = {
+            let running = self.shared.running.lock().await;
+            let sources = &running.as_ref().ok_or(SessionError::Ended)?.sources;
+            (sources.video.clone(), sources.audio.clone())
+        };
+        let t = Instant::now();
+        let (room, events) =
+            Room::connect(&token.url, &token.token, RoomOptions::default()).await?;
+        if timed {
+            self.step("connect", t);
+        }
+        let t = Instant::now();
+        let local = room.local_participant();
+        let video = LocalVideoTrack::create_video_track("camera", video_source)?;
+        local
+            .publish_track(video.clone(), self.video_options())
+            .await?;
+        let audio = match audio_source {
+            Some(source) => {
+                let track = LocalAudioTrack::create_audio_track("microphone", source)?;
+                local
+                    .publish_track(track.clone(), Self::audio_options())
+                    .await?;
+                Some(track)
+            }
+            None => None,
+        };
+        if timed {
+            self.step("publish", t);
+        }
+        Ok((Link { room, video, audio }, events))
+    }
+
+    fn video_options(&self) -> TrackPublishOptions {
+        let settings = &self.shared.settings;
+        TrackPublishOptions {
+            video_codec: settings.codec,
+            source: TrackSource::Camera,
+            max_framerate: Some(settings.fps),
+            max_bitrate: settings.max_bitrate,
+            simulcast: settings.simulcast,
+            frame_metadata: true,
+            ..Default::default()
+        }
+    }
+
+    fn audio_options() -> TrackPublishOptions {
+        TrackPublishOptions {
+            source: TrackSource::Microphone,
+            ..Default::default()
+        }
+    }
+
+    /// Puts a freshly joined link in place (dropping the one it replaces). If the session
+    /// is ending meanwhile, the link goes at once and the caller hears so.
+    async fn install(&self, link: Link) -> Result<(), SessionError> {
+        let mut running = self.shared.running.lock().await;
+        match running.as_mut() {
+            Some(running) => {
+                running.link = Some(link);
+                Ok(())
+            }
+            None => Err(SessionError::Ended),
+        }
     }
 
     /// The generation of this session (a new Go Live is a new one).
@@ -332,22 +426,57 @@ impl LiveSession {
         self.shared.state.borrow().state.clone()
     }
 
+    /// What happened while live, newest last (reconnects, republished tracks).
+    pub fn notices(&self) -> watch::Receiver<Vec<Notice>> {
+        self.shared.notices.subscribe()
+    }
+
     /// The viewer count while live.
     pub fn viewers(&self) -> Option<watch::Receiver<ViewerCountView>> {
-        self.shared
-            .viewers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.shared.viewers).clone()
     }
 
     /// How long each go-live step took.
     pub fn timeline(&self) -> Vec<TimelineStep> {
+        lock(&self.shared.timeline).clone()
+    }
+
+    /// Devices (camera, microphone) open right now for this session.
+    pub async fn devices_open(&self) -> usize {
         self.shared
-            .timeline
+            .running
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .await
+            .as_ref()
+            .map_or(0, |r| r.sources.devices_open())
+    }
+
+    /// While rejoining: skip the rest of the wait and try now.
+    pub fn reconnect_now(&self) {
+        self.shared.reconnect_now.notify_one();
+    }
+
+    /// The video track's sending statistics (resolution, fps, bitrate, quality limitation,
+    /// round-trip time, loss), while in a room.
+    pub async fn video_stats(&self) -> Option<onair_livekit::TrackStats> {
+        let video = self
+            .shared
+            .running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.link.as_ref().map(|l| l.video.clone()))?;
+        video.get_stats().await.ok()
+    }
+
+    /// The room as joined now (for stats and tests).
+    pub async fn room(&self) -> Option<Room> {
+        self.shared
+            .running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.link.as_ref().map(|l| l.room.clone()))
     }
 
     /// Ends the stream: stop capture → unpublish → disconnect → release native handles →
@@ -369,62 +498,94 @@ impl LiveSession {
         let started = Instant::now();
         let mut steps = Vec::new();
         let mut participant_gone = false;
+        let mut viewer_count = None;
         let running = self.shared.running.lock().await.take();
+        // Nothing running: going live stopped before joining, nobody is on the server.
+        participant_gone |= running.is_none();
         if let Some(running) = running {
-            // 1. Stop capture: the pumps end, no more frames reach the encoder.
+            // 1. Stop capture: no more rejoins, the devices close, no more frames reach the
+            //    encoder.
             let t = Instant::now();
-            running.cancel.cancel();
-            running.tasks.close();
-            let stopped = tokio::time::timeout(STOP_CAPTURE, running.tasks.wait()).await;
+            running.supervisor_cancel.cancel();
+            running.supervisor.close();
+            let supervisor = tokio::time::timeout(STOP_CAPTURE, running.supervisor.wait()).await;
+            let sources = running.sources.stop(STOP_CAPTURE).await;
             steps.push(TeardownStep {
                 step: "stop capture",
                 duration: t.elapsed(),
-                result: stopped
-                    .map(|_| "frame pumps stopped".to_owned())
-                    .map_err(|_| format!("tasks still running after {STOP_CAPTURE:?}")),
+                result: match (sources, supervisor) {
+                    (Ok(done), Ok(())) => Ok(done),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(_)) => Err(format!(
+                        "the room supervisor still running after {STOP_CAPTURE:?}"
+                    )),
+                },
             });
-            // 2–3. Unpublish and disconnect (the room's close does both, bounded).
-            let t = Instant::now();
-            let closed = running.room.close().await;
-            let close_time = t.elapsed();
-            match closed {
-                Ok(close) => {
-                    steps.push(TeardownStep {
-                        step: "unpublish tracks",
-                        duration: close_time,
-                        result: if close.unpublish_errors.is_empty() {
-                            Ok(format!("{} track(s) unpublished", close.unpublished.len()))
-                        } else {
-                            Err(close.unpublish_errors.join("; "))
-                        },
-                    });
-                    participant_gone = close.disconnect_confirmed;
-                    steps.push(TeardownStep {
-                        step: "disconnect",
-                        duration: close.duration,
-                        result: if close.disconnect_confirmed {
-                            Ok("the server confirmed the disconnect".into())
-                        } else {
-                            Err("no confirmation within the deadline".into())
-                        },
-                    });
-                }
-                Err(err) => steps.push(TeardownStep {
-                    step: "disconnect",
-                    duration: close_time,
-                    result: Err(err.to_string()),
-                }),
-            }
-            // 4. Native handles: tracks, sources and the room go now.
-            let t = Instant::now();
             let Running {
-                room,
-                video,
-                audio,
+                sources,
+                link,
                 viewers,
                 ..
             } = running;
-            drop((video, audio, room));
+            // 2–3. Unpublish and disconnect (the room's close does both, bounded).
+            match &link {
+                Some(link) => {
+                    let t = Instant::now();
+                    let closed = link.room.close().await;
+                    let close_time = t.elapsed();
+                    match closed {
+                        Ok(close) => {
+                            steps.push(TeardownStep {
+                                step: "unpublish tracks",
+                                duration: close_time,
+                                result: if close.unpublish_errors.is_empty() {
+                                    Ok(format!(
+                                        "{} track(s) unpublished{}",
+                                        close.unpublished.len(),
+                                        if close.already_gone.is_empty() {
+                                            String::new()
+                                        } else {
+                                            format!(
+                                                ", {} republished by the SDK's reconnect leave with the disconnect",
+                                                close.already_gone.len()
+                                            )
+                                        }
+                                    ))
+                                } else {
+                                    Err(close.unpublish_errors.join("; "))
+                                },
+                            });
+                            participant_gone = close.disconnect_confirmed;
+                            steps.push(TeardownStep {
+                                step: "disconnect",
+                                duration: close.duration,
+                                result: if close.disconnect_confirmed {
+                                    Ok("the server confirmed the disconnect".into())
+                                } else {
+                                    Err("no confirmation within the deadline".into())
+                                },
+                            });
+                        }
+                        Err(err) => steps.push(TeardownStep {
+                            step: "disconnect",
+                            duration: close_time,
+                            result: Err(err.to_string()),
+                        }),
+                    }
+                }
+                None => {
+                    // Between rooms (rejoining) or before the first: nobody is on the server.
+                    participant_gone = true;
+                    steps.push(TeardownStep {
+                        step: "disconnect",
+                        duration: Duration::ZERO,
+                        result: Ok("not in a room".into()),
+                    });
+                }
+            }
+            // 4. Native handles: tracks, sources and the room go now.
+            let t = Instant::now();
+            drop((link, sources));
             steps.push(TeardownStep {
                 step: "release native handles",
                 duration: t.elapsed(),
@@ -433,8 +594,12 @@ impl LiveSession {
                     onair_livekit::live_handle_count()
                 )),
             });
-            // 5. The backend deletes the room (viewers see the end at once) and closes the
-            //    record.
+            viewer_count = viewers;
+        }
+        // 5. The backend deletes the room (viewers see the end at once) and closes the
+        //    record — whenever a token opened one, even if going live stopped before the
+        //    room.
+        if lock(&self.shared.token).is_some() {
             let t = Instant::now();
             let told = tokio::time::timeout(TELL_BACKEND, self.shared.backend.end_stream()).await;
             steps.push(TeardownStep {
@@ -450,11 +615,11 @@ impl LiveSession {
                     Err(_) => Err(format!("no answer within {TELL_BACKEND:?}")),
                 },
             });
-            // 6. The viewer-count subscription.
+        }
+        // 6. The viewer-count subscription.
+        if let Some(viewers) = viewer_count {
             let t = Instant::now();
-            if let Some(viewers) = viewers {
-                viewers.close().await;
-            }
+            viewers.close().await;
             steps.push(TeardownStep {
                 step: "stop tasks",
                 duration: t.elapsed(),
@@ -485,47 +650,269 @@ impl LiveSession {
         *report_slot = Some(report.clone());
         report
     }
+
+    /// Ends from inside the session's own tasks: from a task of its own, since ending waits
+    /// for those tasks.
+    fn end_detached(self, reason: String) {
+        tokio::spawn(async move {
+            self.end_with(&reason).await;
+        });
+    }
+
+    /// After the SDK got the connection back: every intended track must be sending again.
+    /// A track that shows no packets leaving within [`TRACK_CHECK`] is published anew.
+    async fn check_tracks(&self, cancel: &CancellationToken) -> Result<(), SessionError> {
+        let Some((room, video, audio)) = self.shared.running.lock().await.as_ref().and_then(|r| {
+            r.link
+                .as_ref()
+                .map(|l| (l.room.clone(), l.video.clone(), l.audio.clone()))
+        }) else {
+            return Err(SessionError::Ended);
+        };
+        let mut stale_video = !sending(cancel, || video.get_stats()).await;
+        let mut stale_audio = match &audio {
+            Some(audio) => !sending(cancel, || audio.get_stats()).await,
+            None => false,
+        };
+        if cancel.is_cancelled() {
+            return Err(SessionError::Ended);
+        }
+        if !stale_video && !stale_audio {
+            return Ok(());
+        }
+        let local = room.local_participant();
+        // Unpublish what is there of a stale kind, then publish it again on new tracks.
+        for (sid, publication) in local.track_publications() {
+            let kind = publication.track().kind();
+            if (kind == onair_livekit::TrackKind::Video && stale_video)
+                || (kind == onair_livekit::TrackKind::Audio && stale_audio)
+            {
+                let _ = local.unpublish_track(&sid).await;
+            }
+        }
+        let mut running = self.shared.running.lock().await;
+        let Some(running) = running.as_mut() else {
+            return Err(SessionError::Ended);
+        };
+        let (video_source, audio_source) =
+            (running.sources.video.clone(), running.sources.audio.clone());
+        let Some(link) = running.link.as_mut() else {
+            return Err(SessionError::Ended);
+        };
+        if std::mem::take(&mut stale_video) {
+            let track = LocalVideoTrack::create_video_track("camera", video_source)?;
+            local
+                .publish_track(track.clone(), self.video_options())
+                .await?;
+            link.video = track;
+            self.notice(
+                "the video track was not sending after the reconnect: published it again".into(),
+            );
+        }
+        if std::mem::take(&mut stale_audio) {
+            if let Some(source) = audio_source {
+                let track = LocalAudioTrack::create_audio_track("microphone", source)?;
+                local
+                    .publish_track(track.clone(), Self::audio_options())
+                    .await?;
+                link.audio = Some(track);
+                self.notice(
+                    "the audio track was not sending after the reconnect: published it again"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// One rejoin: a fresh token (continuing this stream), the room, every intended track.
+    async fn rejoin_once(&self) -> Result<mpsc::UnboundedReceiver<RoomEvent>, SessionError> {
+        let token = match self
+            .shared
+            .backend
+            .publisher_token(&self.token_request())
+            .await
+        {
+            Ok(token) => {
+                *lock(&self.shared.token) = Some(token.clone());
+                token
+            }
+            // The backend is down too: the last token still admits us until it expires.
+            Err(err @ (BackendError::Network { .. } | BackendError::Server { .. })) => {
+                let last = lock(&self.shared.token).clone();
+                match last.filter(|t| t.expires_at > unix_micros() / 1_000_000 + 30) {
+                    Some(token) => {
+                        self.notice(format!(
+                            "the backend is unreachable ({err}); rejoining with the last token"
+                        ));
+                        token
+                    }
+                    None => return Err(err.into()),
+                }
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let (link, events) = self.join(&token, false).await?;
+        self.install(link).await?;
+        Ok(events)
+    }
 }
 
-async fn watch_room(
-    mut events: tokio::sync::mpsc::UnboundedReceiver<RoomEvent>,
+/// Whether the track's packets are leaving: bytes sent grow within [`TRACK_CHECK`].
+async fn sending<F, Fut>(cancel: &CancellationToken, stats: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<onair_livekit::TrackStats, onair_livekit::RoomError>>,
+{
+    let first = stats().await.map(|s| s.bytes_sent()).unwrap_or(0);
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let check = async {
+        loop {
+            tick.tick().await;
+            if stats().await.is_ok_and(|s| s.bytes_sent() > first) {
+                return true;
+            }
+        }
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        sent = tokio::time::timeout(TRACK_CHECK, check) => sent.unwrap_or(false),
+    }
+}
+
+/// Watches the room: the SDK's own resume shows as reconnecting → live (then every track is
+/// checked); the server ending the room ends the session; the SDK giving up starts the
+/// rejoin loop.
+async fn supervise(
     session: Weak<Shared>,
+    mut events: mpsc::UnboundedReceiver<RoomEvent>,
     cancel: CancellationToken,
 ) {
     loop {
-        let event = tokio::select! {
-            _ = cancel.cancelled() => return,
-            event = events.recv() => event,
-        };
-        let Some(shared) = session.upgrade() else {
-            return;
-        };
-        let live = LiveSession { shared };
-        match event {
-            Some(RoomEvent::Reconnecting) => live.fire(Trigger::ConnectionLost),
-            Some(RoomEvent::Reconnected) => live.fire(Trigger::Reconnected),
-            Some(RoomEvent::Disconnected { reason }) => {
-                // The server ended the room, or the SDK gave up: end through the same path.
-                // From a task of its own: ending waits for this watcher to finish.
-                let reason = format!("the room ended: {}", reason.describe());
-                tokio::spawn(async move {
-                    live.end_with(&reason).await;
-                });
+        let lost = loop {
+            let event = tokio::select! {
+                _ = cancel.cancelled() => return,
+                event = events.recv() => event,
+            };
+            let Some(shared) = session.upgrade() else {
                 return;
+            };
+            let live = LiveSession { shared };
+            match event {
+                Some(RoomEvent::Reconnecting) => live.fire(Trigger::ConnectionLost(
+                    "the connection dropped; the SDK is resuming it".into(),
+                )),
+                Some(RoomEvent::Reconnected) => {
+                    live.fire(Trigger::Reconnected);
+                    live.notice("reconnected".into());
+                    if let Err(err) = live.check_tracks(&cancel).await {
+                        if cancel.is_cancelled() {
+                            return;
+                        }
+                        break format!("the tracks could not be published again: {err}");
+                    }
+                }
+                Some(RoomEvent::Disconnected { reason }) if !should_rejoin(&reason) => {
+                    live.end_detached(format!("the room ended: {}", reason.describe()));
+                    return;
+                }
+                Some(RoomEvent::Disconnected { reason }) => break reason.describe().to_owned(),
+                Some(_) => {}
+                None => break "the room's events stopped".to_owned(),
             }
-            Some(_) => {}
+        };
+        match rejoin(&session, &cancel, lost).await {
+            Some(next_events) => events = next_events,
             None => return,
+        }
+    }
+}
+
+/// The SDK gave up on the room: join again with a fresh token until it works or the
+/// policy's window has passed (then the session ends). Waits between attempts unless the
+/// creator asks to reconnect now.
+async fn rejoin(
+    session: &Weak<Shared>,
+    cancel: &CancellationToken,
+    why: String,
+) -> Option<mpsc::UnboundedReceiver<RoomEvent>> {
+    let (policy, reconnect_now) = {
+        let shared = session.upgrade()?;
+        let live = LiveSession { shared };
+        // The old room is over; drop it (and its tracks) now.
+        if let Some(running) = live.shared.running.lock().await.as_mut() {
+            drop(running.link.take());
+        }
+        live.notice(format!("lost the room ({why}); rejoining"));
+        (
+            live.shared.settings.reconnect,
+            live.shared.reconnect_now.clone(),
+        )
+    };
+    let started = Instant::now();
+    let mut delays = policy.delays();
+    let mut last_error = why;
+    let mut attempts = 0u32;
+    loop {
+        let live = LiveSession {
+            shared: session.upgrade()?,
+        };
+        if started.elapsed() >= policy.give_up_after {
+            live.end_detached(format!(
+                "the connection was lost and could not be restored within {:?}: {last_error}",
+                policy.give_up_after
+            ));
+            return None;
+        }
+        attempts += 1;
+        live.fire(Trigger::ConnectionLost(format!(
+            "rejoining (attempt {attempts}): {last_error}"
+        )));
+        let attempt_started = Instant::now();
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return None,
+            result = live.rejoin_once() => result,
+        };
+        match result {
+            Ok(events) => {
+                live.fire(Trigger::Reconnected);
+                live.notice(format!(
+                    "rejoined after {:.1} s ({attempts} attempt(s)); every track published again",
+                    started.elapsed().as_secs_f64()
+                ));
+                tracing::info!(
+                    attempts,
+                    join_ms = attempt_started.elapsed().as_millis() as u64,
+                    "rejoined"
+                );
+                return Some(events);
+            }
+            Err(SessionError::Ended) => return None,
+            Err(err @ SessionError::Backend(BackendError::Auth)) => {
+                live.end_detached(format!("rejoining failed: {err}"));
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(%err, attempts, "rejoin failed");
+                last_error = err.to_string();
+            }
+        }
+        drop(live);
+        let delay = delays.next().unwrap_or(policy.max_delay);
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::timeout(delay, reconnect_now.notified()) => {}
         }
     }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Dropped without End: stop the pumps at once; the room (which leaves the server as
-        // it drops), tracks and sources are released right after.
+        // Dropped without End: stop rejoining and capturing at once; the devices close on
+        // their threads, and the room leaves the server as it drops with the rest.
         if let Some(running) = self.running.get_mut().take() {
-            running.cancel.cancel();
-            running.tasks.close();
+            running.supervisor_cancel.cancel();
+            running.supervisor.close();
         }
     }
 }

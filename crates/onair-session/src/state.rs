@@ -23,6 +23,8 @@ pub enum SessionState {
     /// The connection dropped; the SDK or our outer loop is getting it back.
     Reconnecting {
         attempt: u32,
+        /// What happened and what is being tried, for the creator.
+        detail: String,
     },
     /// Teardown under way.
     Ending,
@@ -39,7 +41,9 @@ pub enum Trigger {
     GoLive,
     Prepared,
     Published,
-    ConnectionLost,
+    /// The connection dropped (the SDK is resuming) or another rejoin attempt starts; says
+    /// which.
+    ConnectionLost(String),
     Reconnected,
     /// The creator (or Quit, SIGTERM, the server ending the room) asked to end.
     End,
@@ -56,9 +60,13 @@ pub fn next(state: &SessionState, trigger: &Trigger) -> Option<SessionState> {
         (S::Idle, T::GoLive) => S::Preparing,
         (S::Preparing, T::Prepared) => S::Connecting,
         (S::Connecting, T::Published) => S::Live,
-        (S::Live, T::ConnectionLost) => S::Reconnecting { attempt: 1 },
-        (S::Reconnecting { attempt }, T::ConnectionLost) => S::Reconnecting {
+        (S::Live, T::ConnectionLost(detail)) => S::Reconnecting {
+            attempt: 1,
+            detail: detail.clone(),
+        },
+        (S::Reconnecting { attempt, .. }, T::ConnectionLost(detail)) => S::Reconnecting {
             attempt: attempt + 1,
+            detail: detail.clone(),
         },
         (S::Reconnecting { .. }, T::Reconnected) => S::Live,
         (S::Preparing | S::Connecting | S::Live | S::Reconnecting { .. }, T::Fail(reason)) => {
@@ -141,12 +149,24 @@ mod tests {
             T::GoLive,
             T::Prepared,
             T::Published,
-            T::ConnectionLost,
-            T::ConnectionLost,
+            T::ConnectionLost("resuming".into()),
+            T::ConnectionLost("rejoining".into()),
             T::Reconnected,
         ]);
-        assert_eq!(states[4], S::Reconnecting { attempt: 1 });
-        assert_eq!(states[5], S::Reconnecting { attempt: 2 });
+        assert_eq!(
+            states[4],
+            S::Reconnecting {
+                attempt: 1,
+                detail: "resuming".into()
+            }
+        );
+        assert_eq!(
+            states[5],
+            S::Reconnecting {
+                attempt: 2,
+                detail: "rejoining".into()
+            }
+        );
         assert_eq!(states[6], S::Live);
     }
 
@@ -177,7 +197,7 @@ mod tests {
         for t in [
             T::End,
             T::Reconnected,
-            T::ConnectionLost,
+            T::ConnectionLost("late".into()),
             T::Published,
             T::TornDown,
         ] {
@@ -195,12 +215,15 @@ mod tests {
     fn states_serialize_with_a_stable_tag() {
         let e = StateEvent {
             generation: 3,
-            state: S::Reconnecting { attempt: 2 },
+            state: S::Reconnecting {
+                attempt: 2,
+                detail: "rejoining".into(),
+            },
             at_ms: 5,
         };
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
-            serde_json::json!({"generation": 3, "state": "reconnecting", "attempt": 2, "at_ms": 5})
+            serde_json::json!({"generation": 3, "state": "reconnecting", "attempt": 2, "detail": "rejoining", "at_ms": 5})
         );
     }
 }

@@ -62,6 +62,7 @@ fn request() -> TokenRequest {
     TokenRequest {
         title: "Friday jam".into(),
         ppv_price: None,
+        resume_stream_id: None,
     }
 }
 
