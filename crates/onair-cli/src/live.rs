@@ -176,11 +176,12 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
         tracing::warn!(%err, "sources did not stop in time");
     }
 
-    // Teardown, in order: stop feeding frames (done inside `stream`), unpublish and
+    // Teardown, in order: stop feeding frames (the sources stopped above), unpublish and
     // disconnect (Room::close), then report what the engine still holds.
     let close = room.close().await;
     drop(room);
     drop(events);
+    drop(sources);
     let live_handles = onair_livekit::live_handle_count();
     let (reason, frames) = result?;
     let close = close?;
