@@ -264,18 +264,22 @@ impl Engine {
     }
 
     /// An asynchronous request nobody waits for (a drop path): its callback is consumed when
-    /// it arrives instead of lingering among unclaimed events.
+    /// it arrives instead of lingering among unclaimed events, and `keepalive` (handles the
+    /// request needs alive) is freed only then.
     pub(crate) fn request_detached(
         &self,
         async_id: u64,
         message: ffi_request::Message,
+        keepalive: Keepalive,
         response_async_id: impl FnOnce(&ffi_response::Message) -> Option<u64>,
     ) -> Result<(), EngineError> {
-        let detached = || Pending {
-            reply: None,
-            keepalive: None,
-        };
-        self.routes.lock().pending.insert(async_id, detached());
+        self.routes.lock().pending.insert(
+            async_id,
+            Pending {
+                reply: None,
+                keepalive: Some(keepalive),
+            },
+        );
         let response = match self.request(message) {
             Ok(response) => response,
             Err(err) => {
@@ -286,9 +290,9 @@ impl Engine {
         if let Some(other) = response_async_id(&response).filter(|id| *id != async_id) {
             // The SDK chose its own id: consume the callback under that one.
             let mut routes = self.routes.lock();
-            routes.pending.remove(&async_id);
+            let entry = routes.pending.remove(&async_id).expect("registered above");
             if routes.early.remove(&other).is_none() {
-                routes.pending.insert(other, detached());
+                routes.pending.insert(other, entry);
             }
         }
         Ok(())

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::db::{self, StreamRecord};
 use crate::error::ErrorBody;
-use crate::live::ViewerCount;
+use crate::live::{ViewerCount, DELETION_WAIT};
 use crate::webhook::{self, Action};
 use crate::{keys, publisher_identity, room_name, ApiError, AppState};
 
@@ -141,6 +141,11 @@ pub async fn publisher_token(
         }
     };
     let room = room_name(&streamer.username);
+    // Right after End, LiveKit may still be closing the last stream's room; joining it then
+    // would put the new stream in a room about to be closed.
+    if !state.hub.wait_deleted(&room, DELETION_WAIT).await {
+        tracing::warn!(%room, "issuing a token while the last room deletion is still under way");
+    }
     let identity = publisher_identity(&streamer.username);
     // Least privilege: the creator can publish media to their own room and nothing else.
     let token = mint(

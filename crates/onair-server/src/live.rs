@@ -64,10 +64,15 @@ pub struct Room {
     /// Creator sessions that have left: a join webhook for one of them arriving late (after
     /// its own leave) must not put the creator back on air.
     left_publishers: parking_lot::Mutex<std::collections::VecDeque<String>>,
+    /// Deletions of this LiveKit room still under way: a new stream must not join a room
+    /// LiveKit is about to close.
+    deleting: watch::Sender<u32>,
 }
 
 /// How long a room deletion may hold up its caller.
 const DELETE_ROOM_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+/// How long a publisher token waits for a deletion of its room still under way.
+pub const DELETION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many departed creator sessions a room remembers.
 const REMEMBERED_PUBLISHERS: usize = 64;
@@ -79,6 +84,7 @@ impl Room {
             counts: watch::Sender::new(ViewerCount::offline()),
             live: tokio::sync::Mutex::new(None),
             left_publishers: parking_lot::Mutex::new(std::collections::VecDeque::new()),
+            deleting: watch::Sender::new(0),
         }
     }
 
@@ -105,7 +111,7 @@ impl Room {
 pub struct Hub {
     rooms: parking_lot::Mutex<HashMap<String, Arc<Room>>>,
     db: SqlitePool,
-    livekit: RoomClient,
+    livekit: Arc<RoomClient>,
 }
 
 pub fn now_ms() -> i64 {
@@ -120,7 +126,7 @@ impl Hub {
         Self {
             rooms: parking_lot::Mutex::new(HashMap::new()),
             db,
-            livekit,
+            livekit: Arc::new(livekit),
         }
     }
 
@@ -336,22 +342,44 @@ impl Hub {
     /// Deletes the LiveKit room so every viewer is disconnected at once; true if it existed.
     /// Bounded: deleting a room that is closing anyway (its creator just left) can take
     /// LiveKit seconds, and callers (the creator's End, webhook delivery) must not wait that.
+    /// The deletion itself runs to the end meanwhile; [`Hub::wait_deleted`] waits for it.
     pub async fn delete_room(&self, name: &str) -> bool {
-        match tokio::time::timeout(DELETE_ROOM_TIMEOUT, self.livekit.delete_room(name)).await {
-            Ok(Ok(())) => true,
-            Ok(Err(err)) => {
-                // Deleting a room that is already gone is the common case after a timeout.
+        let room = self.room(name);
+        room.deleting.send_modify(|n| *n += 1);
+        let (livekit, owned) = (self.livekit.clone(), name.to_owned());
+        let deletion = tokio::spawn(async move {
+            let result = livekit.delete_room(&owned).await;
+            room.deleting.send_modify(|n| *n -= 1);
+            result
+        });
+        match tokio::time::timeout(DELETE_ROOM_TIMEOUT, deletion).await {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(err))) => {
+                // Deleting a room that is already gone is the common case.
                 tracing::debug!(room = name, error = %err, "delete_room");
+                false
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(room = name, error = %err, "the room deletion task failed");
                 false
             }
             Err(_) => {
                 tracing::info!(
                     room = name,
-                    "LiveKit did not confirm the room deletion within {DELETE_ROOM_TIMEOUT:?}; it is closing anyway"
+                    "LiveKit did not confirm the room deletion within {DELETE_ROOM_TIMEOUT:?}; it goes on in the background"
                 );
                 false
             }
         }
+    }
+
+    /// Waits (at most `limit`) until no deletion of `name` is under way; false if one still
+    /// is.
+    pub async fn wait_deleted(&self, name: &str, limit: std::time::Duration) -> bool {
+        let mut deleting = self.room(name).deleting.subscribe();
+        tokio::time::timeout(limit, deleting.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Whether `name` is on air.
