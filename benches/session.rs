@@ -57,10 +57,7 @@ fn percentiles(mut values: Vec<f64>) -> (f64, f64) {
 async fn cycles() -> Result<()> {
     load_engine()?;
     let port = free_tcp_port()?;
-    let mut livekit = LiveKitServer::start_with(Some(&format!(
-        "http://127.0.0.1:{port}/api/livekit/webhook"
-    )))
-    .await?;
+    let mut livekit = LiveKitServer::with_backend_on(port).await?;
     // The backend runs as its own process, so the figures below are the session's alone
     // (an in-process backend adds its SQLite page caches, which grow with the database).
     let backend = BackendProcess::start(&livekit.url(), port, "soak").await?;

@@ -413,10 +413,7 @@ impl Stack {
         let dir = tempfile::tempdir()?;
         let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
         let port = harness::free_tcp_port()?;
-        let livekit = harness::LiveKitServer::start_with(Some(&format!(
-            "http://127.0.0.1:{port}/api/livekit/webhook"
-        )))
-        .await?;
+        let livekit = harness::LiveKitServer::with_backend_on(port).await?;
         let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
         let key = backend.add_streamer(username).await?;
         let client = onair_session::BackendClient::new(&backend.url(""), &key);
@@ -501,4 +498,17 @@ impl Drop for BackendProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until the session's view of the viewer count satisfies `pred`, at most `limit`.
+pub async fn wait_view(
+    rx: &mut tokio::sync::watch::Receiver<onair_session::ViewerCountView>,
+    limit: Duration,
+    pred: impl Fn(&onair_session::ViewerCountView) -> bool,
+) -> Result<onair_session::ViewerCountView> {
+    let found = match tokio::time::timeout(limit, rx.wait_for(|v| pred(v))).await {
+        Ok(view) => Some(view?.clone()),
+        Err(_) => None,
+    };
+    found.ok_or_else(|| anyhow::anyhow!("no such view within {limit:?}; last {:?}", *rx.borrow()))
 }

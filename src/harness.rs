@@ -111,6 +111,14 @@ impl LiveKitServer {
         Self::start_with(None).await
     }
 
+    /// A server posting its webhooks to an OnAir backend on `127.0.0.1:backend_port`.
+    pub async fn with_backend_on(backend_port: u16) -> Result<Self> {
+        Self::start_with(Some(&format!(
+            "http://127.0.0.1:{backend_port}/api/livekit/webhook"
+        )))
+        .await
+    }
+
     /// `webhook_url`: where the server posts webhooks, if anywhere.
     pub async fn start_with(webhook_url: Option<&str>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
@@ -558,5 +566,34 @@ pub fn process_figures() -> (usize, usize, u64) {
 /// Loads the engine for in-process tests.
 pub fn load_engine() -> Result<()> {
     onair_livekit::load(&onair_livekit::LoadOptions::default())?;
+    Ok(())
+}
+
+/// `main` of a test file with `harness = false`, run in a process of its own so that, like
+/// `onair` and the studio, it caps malloc arenas before any thread starts. Honours a name
+/// filter and `--list`, runs `test` on a two-worker runtime, and prints what libtest would.
+pub fn run_alone<F: std::future::Future<Output = Result<()>>>(
+    name: &str,
+    test: impl FnOnce() -> F,
+) -> Result<()> {
+    onair_livekit::cap_malloc_arenas(1);
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !name.contains(a.as_str()))
+    {
+        println!("test result: ok. 0 passed; 0 failed; 1 filtered out");
+        return Ok(());
+    }
+    if std::env::args().any(|a| a == "--list") {
+        println!("{name}: test");
+        return Ok(());
+    }
+    println!("running 1 test");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(test())?;
+    println!("test {name} ... ok");
     Ok(())
 }

@@ -54,6 +54,16 @@ async fn viewer(s: &Stack) -> Result<(JsonProcess, String)> {
     Ok((v, token.identity))
 }
 
+/// The creator on air with one viewer counted: (publisher, viewer, viewer identity).
+async fn on_air_with_a_viewer(s: &Stack) -> Result<(JsonProcess, JsonProcess, String)> {
+    let publisher = go_live(s).await?;
+    let (v, identity) = viewer(s).await?;
+    s.backend
+        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
+        .await?;
+    Ok((publisher, v, identity))
+}
+
 fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -283,11 +293,7 @@ async fn ending_disconnects_viewers_deletes_the_room_and_records_peak_unique_and
 #[tokio::test(flavor = "multi_thread")]
 async fn a_creator_who_leaves_ends_the_stream_for_everyone() -> Result<()> {
     let s = stack().await?;
-    let publisher = go_live(&s).await?;
-    let (mut v, _) = viewer(&s).await?;
-    s.backend
-        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
-        .await?;
+    let (publisher, mut v, _) = on_air_with_a_viewer(&s).await?;
     publisher.terminate()?;
     let left = Instant::now();
     s.backend
@@ -326,11 +332,7 @@ async fn an_event_subscriber_that_goes_away_is_dropped_at_once() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_leave_webhook_is_corrected_by_the_next_reconciliation() -> Result<()> {
     let s = stack().await?;
-    let _publisher = go_live(&s).await?;
-    let (mut v, identity) = viewer(&s).await?;
-    s.backend
-        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
-        .await?;
+    let (_publisher, mut v, identity) = on_air_with_a_viewer(&s).await?;
     s.tap.set_dropping(true);
     v.terminate()?;
     v.finish(WAIT).await?;
@@ -355,11 +357,7 @@ async fn a_lost_leave_webhook_is_corrected_by_the_next_reconciliation() -> Resul
 async fn a_creator_who_vanishes_without_leaving_ends_the_stream_when_livekit_times_them_out(
 ) -> Result<()> {
     let s = stack().await?;
-    let publisher = go_live(&s).await?;
-    let (mut v, _) = viewer(&s).await?;
-    s.backend
-        .wait_count(STREAMER, WAIT, |c| c.viewers == 1)
-        .await?;
+    let (publisher, mut v, _) = on_air_with_a_viewer(&s).await?;
     // SIGKILL: no leave message, the server only sees the media stop.
     std::process::Command::new("kill")
         .args(["-KILL", &publisher.pid().context("running")?.to_string()])

@@ -15,41 +15,17 @@ use onair_e2e::harness::{
 };
 use onair_session::{LiveSession, SessionSettings};
 
-const NAME: &str =
-    "a_hundred_go_live_cycles_leave_threads_and_fds_where_the_first_left_them_and_rss_levels_off";
-
-// Its own `main` (harness = false) so that, like `onair` and the studio, it caps malloc arenas
-// before any thread starts.
 fn main() -> Result<()> {
-    onair_livekit::cap_malloc_arenas(1);
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !NAME.contains(a.as_str()))
-    {
-        println!("test result: ok. 0 passed; 0 failed; 1 filtered out");
-        return Ok(());
-    }
-    if std::env::args().any(|a| a == "--list") {
-        println!("{NAME}: test");
-        return Ok(());
-    }
-    println!("running 1 test");
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(cycles())?;
-    println!("test {NAME} ... ok");
-    Ok(())
+    onair_e2e::harness::run_alone(
+        "a_hundred_go_live_cycles_leave_threads_and_fds_where_the_first_left_them_and_rss_levels_off",
+        cycles,
+    )
 }
 
 async fn cycles() -> Result<()> {
     load_engine()?;
     let port = free_tcp_port()?;
-    let livekit = LiveKitServer::start_with(Some(&format!(
-        "http://127.0.0.1:{port}/api/livekit/webhook"
-    )))
-    .await?;
+    let livekit = LiveKitServer::with_backend_on(port).await?;
     let backend = BackendProcess::start(&livekit.url(), port, "cycles").await?;
     let client = backend.client();
     let settings = SessionSettings {

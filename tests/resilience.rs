@@ -5,15 +5,13 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use onair_e2e::backend::Stack;
+use onair_e2e::backend::{wait_view, Stack};
 use onair_e2e::harness::{load_engine, retry_for, JsonProcess};
 use onair_e2e::pulse::Pulse;
 use onair_livekit::{AudioProcessingOptions, SimulateScenario};
 use onair_session::{
     AudioInput, LiveSession, SessionError, SessionSettings, SessionState, VideoInput,
-    ViewerCountView,
 };
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -69,16 +67,26 @@ async fn frames_flowing(viewer: &mut JsonProcess, limit: Duration) -> Result<u64
     Ok(report["new_frames"].as_u64().unwrap_or(0))
 }
 
-async fn wait_view(
-    rx: &mut watch::Receiver<ViewerCountView>,
-    limit: Duration,
-    pred: impl Fn(&ViewerCountView) -> bool,
-) -> Result<ViewerCountView> {
-    let found = match tokio::time::timeout(limit, rx.wait_for(|v| pred(v))).await {
-        Ok(view) => Some(view?.clone()),
-        Err(_) => None,
-    };
-    found.ok_or_else(|| anyhow::anyhow!("no such view within {limit:?}; last {:?}", *rx.borrow()))
+/// Restarts the killed server and waits (at most 10 s) until a viewer joining then decodes
+/// a frame of the session's stream; returns that viewer and the time from the server's return.
+async fn restart_and_watch(
+    s: &mut Stack,
+    session: &LiveSession,
+) -> Result<(JsonProcess, Duration)> {
+    s.livekit.restart().await?;
+    let back = Instant::now();
+    let mut viewer = JsonProcess::viewer(&s.livekit, "alice", "viewer-after", WAIT)?;
+    viewer
+        .wait_event("first_frame", Duration::from_secs(10))
+        .await
+        .with_context(|| {
+            format!(
+                "state {:?}, notices {:?}",
+                session.state(),
+                session.notices().borrow()
+            )
+        })?;
+    Ok((viewer, back.elapsed()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,20 +102,7 @@ async fn when_livekit_server_is_killed_and_restarted_the_session_rejoins_and_a_v
     })
     .await?;
     println!("after the kill: {lost:?}");
-    s.livekit.restart().await?;
-    let back = Instant::now();
-    let mut viewer = JsonProcess::viewer(&s.livekit, "alice", "viewer-after", WAIT)?;
-    viewer
-        .wait_event("first_frame", Duration::from_secs(10))
-        .await
-        .with_context(|| {
-            format!(
-                "state {:?}, notices {:?}",
-                session.state(),
-                session.notices().borrow()
-            )
-        })?;
-    let decoded = back.elapsed();
+    let (mut viewer, decoded) = restart_and_watch(&mut s, &session).await?;
     wait_state(&session, Duration::from_secs(10), |st| {
         *st == SessionState::Live
     })
@@ -164,23 +159,8 @@ async fn when_the_sdk_gives_up_the_session_rejoins_with_a_fresh_token_and_reconn
     );
     assert!(matches!(next, SessionState::Reconnecting { .. }));
 
-    s.livekit.restart().await?;
-    let back = Instant::now();
-    let mut viewer = JsonProcess::viewer(&s.livekit, "alice", "viewer-after", WAIT)?;
-    viewer
-        .wait_event("first_frame", Duration::from_secs(10))
-        .await
-        .with_context(|| {
-            format!(
-                "state {:?}, notices {:?}",
-                session.state(),
-                session.notices().borrow()
-            )
-        })?;
-    println!(
-        "server back → a viewer decodes frames in {:?}",
-        back.elapsed()
-    );
+    let (mut viewer, decoded) = restart_and_watch(&mut s, &session).await?;
+    println!("server back → a viewer decodes frames in {decoded:?}");
     let rejoined = wait_notice(&session, Duration::from_secs(5), "rejoined").await?;
     println!("{rejoined}");
     assert_eq!(session.state(), SessionState::Live);

@@ -4,25 +4,12 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::backend::Stack;
+use onair_e2e::backend::{wait_view, Stack};
 use onair_e2e::harness::JsonProcess;
-use onair_session::{BackendClient, TokenRequest, ViewerCountSubscription, ViewerCountView};
-use tokio::sync::watch;
+use onair_session::{BackendClient, TokenRequest, ViewerCountSubscription};
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn wait_view(
-    rx: &mut watch::Receiver<ViewerCountView>,
-    limit: Duration,
-    pred: impl Fn(&ViewerCountView) -> bool,
-) -> Result<ViewerCountView> {
-    let found = match tokio::time::timeout(limit, rx.wait_for(|v| pred(v))).await {
-        Ok(view) => Some(view?.clone()),
-        Err(_) => None,
-    };
-    found.ok_or_else(|| anyhow::anyhow!("no such view within {limit:?}; last {:?}", *rx.borrow()))
-}
 
 async fn stack() -> Result<Stack> {
     Stack::start("alice").await

@@ -33,26 +33,11 @@ async fn settled_figures() -> Result<Figures> {
     })
 }
 
-// Its own `main` (harness = false) so that, like `onair` and the studio, it caps malloc arenas
-// before any thread starts.
 fn main() -> Result<()> {
-    onair_livekit::cap_malloc_arenas(1);
-    let name = "fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them";
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !name.contains(a.as_str()))
-    {
-        println!("test result: ok. 0 passed; 0 failed; 1 filtered out");
-        return Ok(());
-    }
-    println!("running 1 test");
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them())?;
-    println!("test {name} ... ok");
-    Ok(())
+    onair_e2e::harness::run_alone(
+        "fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them",
+        fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them,
+    )
 }
 
 async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them() -> Result<()>

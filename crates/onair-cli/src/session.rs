@@ -72,7 +72,7 @@ pub async fn run(
     let mut viewers = session.viewers().expect("live sessions count viewers");
     let mut states = session.states();
     let mut notices = session.notices();
-    let mut notices_seen = 0;
+    let mut notices_seen = 0u64;
     let mut sigterm = crate::sigterm()?;
     let deadline = args
         .duration
@@ -105,10 +105,11 @@ pub async fn run(
                         continue;
                     }
                     let all = notices.borrow_and_update().clone();
-                    for notice in all.iter().skip(notices_seen) {
+                    let seen = notices_seen;
+                    for notice in all.iter().filter(|n| n.seq > seen) {
                         out.event("notice", json!({"message": notice.message, "at_ms": notice.at_ms}), || notice.message.clone());
+                        notices_seen = notice.seq;
                     }
-                    notices_seen = all.len();
                 }
                 changed = viewers.changed() => {
                     if changed.is_err() {

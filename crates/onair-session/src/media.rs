@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 use onair_capture::camera::{Camera, CameraConfig};
 use onair_capture::mic::{MicConfig, Microphone};
 use onair_capture::{AudioSource, CaptureError, TestPattern, Tone, VideoSource};
-use onair_livekit::{
-    AudioProcessingOptions, AudioProcessor, AudioSourceOptions, NativeAudioSource,
-    NativeVideoSource,
-};
+use onair_livekit::{AudioProcessingOptions, AudioProcessor, NativeAudioSource, NativeVideoSource};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -66,10 +63,16 @@ pub struct Sources {
     pub audio_label: Option<String>,
     /// Video frames handed to the engine so far.
     pub frames: Arc<AtomicU32>,
-    /// Devices open right now (decremented once a device is closed).
-    devices_open: Arc<AtomicUsize>,
+    readers: Readers,
+}
+
+/// The tasks and threads that feed the sources, and how many devices they hold open.
+#[derive(Default)]
+struct Readers {
     tasks: TaskTracker,
     cancel: CancellationToken,
+    /// Devices open right now (decremented once a device is closed).
+    devices_open: Arc<AtomicUsize>,
 }
 
 impl Sources {
@@ -94,7 +97,14 @@ impl Sources {
                 Some(blocking(move || Camera::open(config)).await?)
             }
         };
-        let mic = match audio {
+        // Audio as planned, the microphone (if any) already open.
+        enum Audio {
+            Tone(Tone, f64),
+            Mic(Microphone, Option<AudioProcessor>),
+        }
+        let audio = match audio {
+            AudioInput::Off => None,
+            AudioInput::Tone { hz } => Some(Audio::Tone(Tone::new(*hz, 48_000, 1, -12.0)?, *hz)),
             AudioInput::Microphone { device, processing } => {
                 let config = MicConfig {
                     device: device.clone(),
@@ -106,28 +116,41 @@ impl Sources {
                 } else {
                     None
                 };
-                Some((mic, processor))
+                Some(Audio::Mic(mic, processor))
             }
-            _ => None,
         };
 
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
+        let readers = Readers::default();
+        let (tasks, cancel) = (&readers.tasks, &readers.cancel);
         let frames = Arc::new(AtomicU32::new(0));
-        let devices_open = Arc::new(AtomicUsize::new(0));
         let (video_source, video_label) = match camera {
             Some(camera) => {
                 let info = camera.info();
                 let source = NativeVideoSource::new(info.width, info.height)?;
                 let label = format!("camera {:?} {}x{}", info.name, info.width, info.height);
-                devices_open.fetch_add(1, Ordering::SeqCst);
-                spawn_camera_reader(
-                    &tasks,
-                    &cancel,
+                let (source_for, frames) = (source.clone(), frames.clone());
+                readers.spawn_reader(
+                    "camera",
                     camera,
-                    source.clone(),
-                    &frames,
-                    &devices_open,
+                    |camera| camera.next_frame_timeout(READ_SLICE),
+                    move |captured| {
+                        let sent = source_for.capture_frame(
+                            &captured.frame,
+                            captured.capture_time_us,
+                            captured.frame_id,
+                        );
+                        match sent {
+                            Ok(()) => {
+                                frames.fetch_add(1, Ordering::Relaxed);
+                                true
+                            }
+                            Err(err) => {
+                                tracing::warn!(%err, "video frame not accepted");
+                                false
+                            }
+                        }
+                    },
+                    |camera| tracing::debug!(report = ?camera.stop(), "camera closed"),
                 );
                 (source, label)
             }
@@ -135,7 +158,7 @@ impl Sources {
                 let pattern = TestPattern::new(width, height, fps)?;
                 let source = NativeVideoSource::new(width, height)?;
                 pump::spawn_pattern(
-                    &tasks,
+                    tasks,
                     cancel.clone(),
                     pattern,
                     source.clone(),
@@ -144,42 +167,17 @@ impl Sources {
                 (source, format!("test pattern {width}x{height}"))
             }
         };
-        let (audio_source, audio_label) = match (audio, mic) {
-            (AudioInput::Off, _) => (None, None),
-            (_, Some((mic, processor))) => {
+        let (audio_source, audio_label) = match audio {
+            None => (None, None),
+            Some(Audio::Mic(mic, processor)) => {
                 let info = mic.info();
-                let source = NativeAudioSource::new(
-                    AudioSourceOptions::default(),
-                    info.sample_rate,
-                    info.channels,
-                    100,
-                )?;
-                let label = format!("microphone {:?}", info.name);
-                devices_open.fetch_add(1, Ordering::SeqCst);
-                spawn_mic_reader(
-                    &tasks,
-                    &cancel,
-                    mic,
-                    processor,
-                    source.clone(),
-                    &devices_open,
-                );
-                (Some(source), Some(label))
+                let source = pump::audio_source(&info)?;
+                readers.spawn_mic(mic, processor, source.clone());
+                (Some(source), Some(format!("microphone {:?}", info.name)))
             }
-            (_, None) => {
-                let hz = match audio {
-                    AudioInput::Tone { hz } => *hz,
-                    _ => 440.0,
-                };
-                let tone = Tone::new(hz, 48_000, 1, -12.0)?;
-                let info = tone.info();
-                let source = NativeAudioSource::new(
-                    AudioSourceOptions::default(),
-                    info.sample_rate,
-                    info.channels,
-                    100,
-                )?;
-                pump::spawn_tone(&tasks, cancel.clone(), tone, source.clone());
+            Some(Audio::Tone(tone, hz)) => {
+                let source = pump::audio_source(&tone.info())?;
+                pump::spawn_tone(tasks, cancel.clone(), tone, source.clone());
                 (Some(source), Some(format!("{hz} Hz tone")))
             }
         };
@@ -189,33 +187,36 @@ impl Sources {
             video_label,
             audio_label,
             frames,
-            devices_open,
-            tasks,
-            cancel,
+            readers,
         })
     }
 
     /// Stops every reader and pump and waits (at most `limit`) until the devices are closed.
     pub async fn stop(&self, limit: Duration) -> Result<String, String> {
-        let opened = self.devices_open.load(Ordering::SeqCst);
+        let Readers {
+            tasks,
+            cancel,
+            devices_open,
+        } = &self.readers;
+        let opened = devices_open.load(Ordering::SeqCst);
         let started = Instant::now();
-        self.cancel.cancel();
-        self.tasks.close();
-        match tokio::time::timeout(limit, self.tasks.wait()).await {
+        cancel.cancel();
+        tasks.close();
+        match tokio::time::timeout(limit, tasks.wait()).await {
             Ok(()) => Ok(format!(
                 "{opened} device(s) closed, sources stopped in {:.1} ms",
                 started.elapsed().as_secs_f64() * 1e3
             )),
             Err(_) => Err(format!(
                 "{} device(s) still open after {limit:?}",
-                self.devices_open.load(Ordering::SeqCst)
+                devices_open.load(Ordering::SeqCst)
             )),
         }
     }
 
     /// Devices open right now.
     pub fn devices_open(&self) -> usize {
-        self.devices_open.load(Ordering::SeqCst)
+        self.readers.devices_open.load(Ordering::SeqCst)
     }
 }
 
@@ -223,8 +224,8 @@ impl Drop for Sources {
     fn drop(&mut self) {
         // Dropped without stop (the session dropped): the readers see this and close their
         // devices on their own threads.
-        self.cancel.cancel();
-        self.tasks.close();
+        self.readers.cancel.cancel();
+        self.readers.tasks.close();
     }
 }
 
@@ -237,99 +238,83 @@ async fn blocking<T: Send + 'static>(
         .map_err(SessionError::from)
 }
 
-/// The camera delivers at its own pace on its own thread; this one hands its frames to the
-/// encoder and closes the camera when the stream ends or the camera fails.
-fn spawn_camera_reader(
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
-    mut camera: Camera,
-    source: NativeVideoSource,
-    frames: &Arc<AtomicU32>,
-    devices_open: &Arc<AtomicUsize>,
-) {
-    let (cancel, frames, devices_open) = (cancel.clone(), frames.clone(), devices_open.clone());
-    tasks.spawn_blocking(move || {
-        let _span = tracing::debug_span!("onair-camera-reader").entered();
-        while !cancel.is_cancelled() {
-            match camera.next_frame_timeout(READ_SLICE) {
-                Ok(Some(captured)) => {
-                    if let Err(err) = source.capture_frame(
-                        &captured.frame,
-                        captured.capture_time_us,
-                        captured.frame_id,
-                    ) {
-                        tracing::warn!(%err, "video frame not accepted");
-                        break;
-                    }
-                    frames.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::warn!(%err, "camera stopped");
-                    break;
-                }
-            }
-        }
-        let report = camera.stop();
-        devices_open.fetch_sub(1, Ordering::SeqCst);
-        tracing::debug!(?report, "camera closed");
-    });
-}
-
-/// The microphone's reader thread (with the SDK's processing, if any) and the task that
-/// feeds the engine's async audio source.
-fn spawn_mic_reader(
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
-    mut mic: Microphone,
-    mut processor: Option<AudioProcessor>,
-    source: NativeAudioSource,
-    devices_open: &Arc<AtomicUsize>,
-) {
-    let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
-    let (reader_cancel, devices_open) = (cancel.clone(), devices_open.clone());
-    tasks.spawn_blocking(move || {
-        let _span = tracing::debug_span!("onair-mic-reader").entered();
-        while !reader_cancel.is_cancelled() {
-            match mic.next_frame_timeout(READ_SLICE) {
-                Ok(Some(mut frame)) => {
-                    if let Some(apm) = processor.as_mut() {
-                        if let Err(err) = apm.process(&mut frame.frame) {
-                            tracing::warn!(%err, "audio processing failed; sending the frame as captured");
+impl Readers {
+    /// Reads `device` on a thread of its own until the session stops or the device fails,
+    /// handing each frame to `deliver` (false stops reading), then closes it with `close` and
+    /// counts it closed. Devices deliver at their own pace; this thread is theirs alone.
+    fn spawn_reader<D: Send + 'static, T>(
+        &self,
+        name: &'static str,
+        mut device: D,
+        mut read: impl FnMut(&mut D) -> Result<Option<T>, CaptureError> + Send + 'static,
+        mut deliver: impl FnMut(T) -> bool + Send + 'static,
+        close: impl FnOnce(D) + Send + 'static,
+    ) {
+        let (cancel, devices_open) = (self.cancel.clone(), self.devices_open.clone());
+        devices_open.fetch_add(1, Ordering::SeqCst);
+        self.tasks.spawn_blocking(move || {
+            let _span = tracing::debug_span!("onair-device-reader", device = name).entered();
+            while !cancel.is_cancelled() {
+                match read(&mut device) {
+                    Ok(Some(frame)) => {
+                        if !deliver(frame) {
+                            break;
                         }
                     }
-                    if frames_tx.blocking_send(frame).is_err() {
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "the device stopped");
                         break;
                     }
                 }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::warn!(%err, "microphone stopped");
-                    break;
+            }
+            close(device);
+            devices_open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// The microphone's reader (with the SDK's processing, if any) and the task that feeds the
+    /// engine's async audio source from it.
+    fn spawn_mic(
+        &self,
+        mic: Microphone,
+        mut processor: Option<AudioProcessor>,
+        source: NativeAudioSource,
+    ) {
+        let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
+        self.spawn_reader(
+        "microphone",
+        mic,
+        move |mic| {
+            let mut frame = mic.next_frame_timeout(READ_SLICE)?;
+            if let (Some(frame), Some(apm)) = (frame.as_mut(), processor.as_mut()) {
+                if let Err(err) = apm.process(&mut frame.frame) {
+                    tracing::warn!(%err, "audio processing failed; sending the frame as captured");
                 }
             }
-        }
-        let report = mic.stop();
-        devices_open.fetch_sub(1, Ordering::SeqCst);
-        tracing::debug!(?report, "microphone closed");
-    });
-    let cancel = cancel.clone();
-    tasks.spawn(
-        async move {
-            loop {
-                let captured = tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    frame = frames_rx.recv() => match frame {
-                        Some(frame) => frame,
-                        None => break,
-                    },
-                };
-                if let Err(err) = source.capture_frame(&captured.frame).await {
-                    tracing::warn!(%err, "audio frame not accepted");
-                    break;
-                }
-            }
-        }
-        .instrument(tracing::debug_span!("onair-mic-pump")),
+            Ok(frame)
+        },
+        move |frame| frames_tx.blocking_send(frame).is_ok(),
+        |mic| tracing::debug!(report = ?mic.stop(), "microphone closed"),
     );
+        let cancel = self.cancel.clone();
+        self.tasks.spawn(
+            async move {
+                loop {
+                    let captured = tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        frame = frames_rx.recv() => match frame {
+                            Some(frame) => frame,
+                            None => break,
+                        },
+                    };
+                    if let Err(err) = source.capture_frame(&captured.frame).await {
+                        tracing::warn!(%err, "audio frame not accepted");
+                        break;
+                    }
+                }
+            }
+            .instrument(tracing::debug_span!("onair-mic-pump")),
+        );
+    }
 }

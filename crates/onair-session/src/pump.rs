@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use onair_capture::{AudioSource, TestPattern, Tone, VideoSource};
+use onair_capture::{AudioInfo, AudioSource, TestPattern, Tone, VideoSource};
 use onair_livekit::{
     AudioSourceOptions, EngineError, LocalAudioTrack, NativeAudioSource, NativeVideoSource,
 };
@@ -78,19 +78,24 @@ pub fn spawn_tone(
     );
 }
 
+/// The engine's audio source for what a capture source delivers (rate, channels), with a
+/// 100 ms queue.
+pub fn audio_source(info: &AudioInfo) -> Result<NativeAudioSource, EngineError> {
+    NativeAudioSource::new(
+        AudioSourceOptions::default(),
+        info.sample_rate,
+        info.channels,
+        100,
+    )
+}
+
 /// A 440 Hz tone as a microphone track, already fed by a pump (publish the track).
 pub fn tone_track(
     tasks: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<(LocalAudioTrack, NativeAudioSource), EngineError> {
     let tone = Tone::a440();
-    let info = tone.info();
-    let source = NativeAudioSource::new(
-        AudioSourceOptions::default(),
-        info.sample_rate,
-        info.channels,
-        100,
-    )?;
+    let source = audio_source(&tone.info())?;
     let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
     spawn_tone(tasks, cancel, tone, source.clone());
     Ok((track, source))

@@ -133,6 +133,9 @@ impl TeardownReport {
 /// Something the creator should know about while live (a reconnect, a republished track).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    /// 1, 2, 3… for this session: what a reader has shown already, even after older notices
+    /// were dropped.
+    pub seq: u64,
     /// Unix milliseconds.
     pub at_ms: i64,
     pub message: String,
@@ -258,10 +261,12 @@ impl LiveSession {
     fn notice(&self, message: String) {
         tracing::info!(%message, "session notice");
         self.shared.notices.send_modify(|notices| {
+            let seq = notices.last().map_or(1, |n| n.seq + 1);
             if notices.len() == NOTICES {
                 notices.remove(0);
             }
             notices.push(Notice {
+                seq,
                 at_ms: now_ms(),
                 message,
             });
@@ -669,19 +674,24 @@ impl LiveSession {
         }) else {
             return Err(SessionError::Ended);
         };
-        let mut stale_video = !sending(cancel, || video.get_stats()).await;
-        let mut stale_audio = match &audio {
-            Some(audio) => !sending(cancel, || audio.get_stats()).await,
-            None => false,
+        let audio_sending = async {
+            match &audio {
+                Some(audio) => sending(cancel, || audio.get_stats()).await,
+                None => true,
+            }
         };
+        let (video_sending, audio_sending) =
+            tokio::join!(sending(cancel, || video.get_stats()), audio_sending);
         if cancel.is_cancelled() {
             return Err(SessionError::Ended);
         }
+        let (stale_video, stale_audio) = (!video_sending, !audio_sending);
         if !stale_video && !stale_audio {
             return Ok(());
         }
         let local = room.local_participant();
-        // Unpublish what is there of a stale kind, then publish it again on new tracks.
+        // Unpublish what is there of a stale kind, then publish it again on new tracks over
+        // the same sources.
         for (sid, publication) in local.track_publications() {
             let kind = publication.track().kind();
             if (kind == onair_livekit::TrackKind::Video && stale_video)
@@ -690,37 +700,47 @@ impl LiveSession {
                 let _ = local.unpublish_track(&sid).await;
             }
         }
-        let mut running = self.shared.running.lock().await;
-        let Some(running) = running.as_mut() else {
-            return Err(SessionError::Ended);
+        let (video_source, audio_source) = {
+            let running = self.shared.running.lock().await;
+            let sources = &running.as_ref().ok_or(SessionError::Ended)?.sources;
+            (sources.video.clone(), sources.audio.clone())
         };
-        let (video_source, audio_source) =
-            (running.sources.video.clone(), running.sources.audio.clone());
-        let Some(link) = running.link.as_mut() else {
-            return Err(SessionError::Ended);
-        };
-        if std::mem::take(&mut stale_video) {
+        let video = if stale_video {
             let track = LocalVideoTrack::create_video_track("camera", video_source)?;
             local
                 .publish_track(track.clone(), self.video_options())
                 .await?;
-            link.video = track;
-            self.notice(
-                "the video track was not sending after the reconnect: published it again".into(),
-            );
-        }
-        if std::mem::take(&mut stale_audio) {
-            if let Some(source) = audio_source {
+            Some(track)
+        } else {
+            None
+        };
+        let audio = match (stale_audio, audio_source) {
+            (true, Some(source)) => {
                 let track = LocalAudioTrack::create_audio_track("microphone", source)?;
                 local
                     .publish_track(track.clone(), Self::audio_options())
                     .await?;
-                link.audio = Some(track);
-                self.notice(
-                    "the audio track was not sending after the reconnect: published it again"
-                        .into(),
-                );
+                Some(track)
             }
+            _ => None,
+        };
+        let mut running = self.shared.running.lock().await;
+        let link = running
+            .as_mut()
+            .and_then(|r| r.link.as_mut())
+            .ok_or(SessionError::Ended)?;
+        for (kind, republished) in [("video", video.is_some()), ("audio", audio.is_some())] {
+            if republished {
+                self.notice(format!(
+                    "the {kind} track was not sending after the reconnect: published it again"
+                ));
+            }
+        }
+        if let Some(track) = video {
+            link.video = track;
+        }
+        if audio.is_some() {
+            link.audio = audio;
         }
         Ok(())
     }
