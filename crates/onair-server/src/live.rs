@@ -31,6 +31,9 @@ struct Live {
     tally: ViewerTally,
     version: i64,
     tracks: i32,
+    /// When reconciliation first found the creator missing from the room (reset when they
+    /// are back): a creator rejoining after a lost connection keeps the stream.
+    creator_missing_since: Option<i64>,
 }
 
 impl Live {
@@ -71,6 +74,16 @@ pub struct Room {
 
 /// How long a room deletion may hold up its caller.
 const DELETE_ROOM_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+/// How long a creator may be missing from their room (a lost connection, a LiveKit restart)
+/// before reconciliation ends the stream: the studio rejoins by itself within this.
+pub const CREATOR_GRACE_MS: i64 = 30_000;
+
+/// Whether a creator missing since `missing_since` (as reconciliation saw it) has been gone
+/// long enough to end their stream.
+pub fn creator_gone_for_good(missing_since: Option<i64>, now_ms: i64) -> bool {
+    missing_since.is_some_and(|since| now_ms - since >= CREATOR_GRACE_MS)
+}
+
 /// How long a publisher token waits for a deletion of its room still under way.
 pub const DELETION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -164,6 +177,7 @@ impl Hub {
                 tally,
                 version: row.tally_version,
                 tracks: 0,
+                creator_missing_since: None,
             };
             room.push(live.count(None));
             *room.live.lock().await = Some(live);
@@ -206,6 +220,7 @@ impl Hub {
             tally: ViewerTally::new(publisher_identity(name)),
             version: 0,
             tracks: 0,
+            creator_missing_since: None,
         };
         room.push(state.count(Some(now)));
         *live = Some(state);
@@ -398,7 +413,14 @@ impl Hub {
         let Some(live) = guard.as_mut() else {
             return Ok(());
         };
-        if live.started_at_ms < requested_at && !listed.iter().any(|p| p.identity == publisher) {
+        let present = listed.iter().any(|p| p.identity == publisher);
+        live.creator_missing_since = match (present, live.creator_missing_since) {
+            (true, _) => None,
+            (false, since) => since.or(Some(requested_at)),
+        };
+        if live.started_at_ms < requested_at
+            && creator_gone_for_good(live.creator_missing_since, requested_at)
+        {
             drop(guard);
             self.end(name, "publisher_gone").await?;
             self.delete_room(name).await;
@@ -474,5 +496,27 @@ impl Hub {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_creator_back_within_the_grace_keeps_the_stream() {
+        assert!(!creator_gone_for_good(None, 1_000_000));
+        assert!(!creator_gone_for_good(
+            Some(1_000_000),
+            1_000_000 + CREATOR_GRACE_MS - 1
+        ));
+    }
+
+    #[test]
+    fn a_creator_missing_for_the_whole_grace_ends_the_stream() {
+        assert!(creator_gone_for_good(
+            Some(1_000_000),
+            1_000_000 + CREATOR_GRACE_MS
+        ));
     }
 }

@@ -20,9 +20,9 @@ impl Default for ReconnectPolicy {
     fn default() -> Self {
         Self {
             min_delay: Duration::from_millis(500),
-            // With jitter a wait stays under 8 s: a server that is back is rejoined within
+            // With jitter a wait stays under 6 s: a server that is back is rejoined within
             // about that.
-            max_delay: Duration::from_secs(4),
+            max_delay: Duration::from_secs(3),
             give_up_after: Duration::from_secs(120),
         }
     }
