@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs OnAir locally: a livekit-server on loopback with its webhooks pointed at the OnAir
-# backend (SQLite in .onair/, a development streamer "dev"), then `onair live --backend`
-# publishing the test pattern and a 440 Hz tone through the backend (token, live viewer
-# count, teardown report), until Ctrl-C. Prints how to watch and follow the count.
+# backend (SQLite in .onair/, a development streamer "dev"), then, with a display, the OnAir
+# studio signed in as "dev" (its key goes to the OS keyring); without one (or with
+# ONAIR_HEADLESS=1), `onair live --backend` publishing the test pattern and a 440 Hz tone
+# through the backend (token, live viewer count, teardown report), until Ctrl-C. Prints how
+# to watch and follow the count.
 # LIVEKIT_PORT (default 7880; it also uses the next two ports) and ONAIR_PORT (backend,
 # default 8080) change the ports; extra arguments go to `onair live` (e.g. --codec h264).
 set -euo pipefail
@@ -14,8 +16,12 @@ STREAMER="dev"
 DATA="$ROOT/.onair"
 
 bash scripts/setup.sh
-printf '\n==> building the onair CLI and the backend\n'
-cargo build -p onair-cli -p onair-server
+STUDIO=""
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${ONAIR_HEADLESS:-}" ]; then
+  STUDIO=1
+fi
+printf '\n==> building the onair CLI, the backend%s\n' "${STUDIO:+ and the studio}"
+cargo build -p onair-cli -p onair-server ${STUDIO:+-p onair-studio}
 BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
 ONAIR="$BIN/onair"
 
@@ -92,15 +98,20 @@ fi
 URL="ws://127.0.0.1:$PORT"
 cat <<MSG
 
-==> going live as streamer "$STREAMER" (its API key: $STREAMER_KEY)
+==> streamer "$STREAMER" (its API key: $STREAMER_KEY)
     watch from another terminal (a viewer token from the backend):
       $ONAIR watch --url $URL --token "\$(curl -fsS -X POST $API/streams/$STREAMER/viewer-token | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
     follow the viewer count:   curl -N $API/streams/$STREAMER/viewers/events
     past streams:              curl $API/streams/$STREAMER/history
-    Ctrl-C here ends the stream and stops both servers.
+    Ctrl-C here (or Quit in the studio) ends the stream and stops both servers.
 
 MSG
 set +e
+if [ -n "$STUDIO" ]; then
+  printf '==> starting the OnAir studio (tray + window), signed in as "%s"; Quit it to stop everything\n' "$STREAMER"
+  ONAIR_BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" ONAIR_API_KEY="$STREAMER_KEY" "$BIN/onair-studio"
+  exit $?
+fi
 # The studio's path: a token from the backend, the viewer count it pushes, and the
 # session's teardown report at the end.
 ONAIR_API_KEY="$STREAMER_KEY" "$ONAIR" live --backend "http://127.0.0.1:$BACKEND_PORT" \

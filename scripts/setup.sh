@@ -5,6 +5,7 @@
 #   - LiveKit's SDK library: the pinned livekit==1.2.0 wheel from PyPI, sha256-checked,
 #     unpacked into .sdk/livekit-1.2.0 (liblivekit_ffi.so + schema descriptors)
 #   - a Python venv (.venv) with the LiveKit Python SDK for the test viewer
+#   - the studio's web UI (npm ci + vite build into ui/dist) and tauri-driver for its tests
 # Downloads are cached under $ONAIR_CACHE (default ~/.cache/onair) and reused by every clone.
 set -euo pipefail
 
@@ -20,7 +21,13 @@ step() { printf '\n==> %s\n' "$*"; }
 mkdir -p "$CACHE/bin" "$CACHE/wheels" "$ROOT/.tools/bin"
 
 # --- Debian packages -------------------------------------------------------------------
-APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg procps wrk cmake nasm libasound2-dev libasound2-plugins alsa-utils pulseaudio pulseaudio-utils sox libclang-dev)
+APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg procps wrk cmake nasm libasound2-dev libasound2-plugins alsa-utils pulseaudio pulseaudio-utils sox libclang-dev
+  # The desktop studio (Tauri 2): WebKitGTK, the tray's appindicator, and for its tests a
+  # virtual display, WebKit's WebDriver, a session bus and a keyring.
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev xvfb xauth x11-utils imagemagick
+  webkit2gtk-driver dbus gnome-keyring libsecret-tools keyutils)
+# Node for the UI build: Debian's own unless a newer one (with npm) is already installed.
+command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -94,5 +101,27 @@ else
   step "python viewer venv present"
 fi
 ln -sfn "$venv" "$ROOT/.venv"
+
+# --- tauri-driver (WebDriver for the desktop tests) ------------------------------------------
+TAURI_DRIVER_VERSION="2.1.0"
+if [ "$(tauri-driver --version 2>/dev/null || "$HOME/.cargo/bin/tauri-driver" --version 2>/dev/null)" != "tauri-driver $TAURI_DRIVER_VERSION" ]; then
+  step "cargo: installing tauri-driver $TAURI_DRIVER_VERSION"
+  cargo install --quiet tauri-driver --version "=$TAURI_DRIVER_VERSION" --locked
+else
+  step "tauri-driver $TAURI_DRIVER_VERSION present"
+fi
+
+# --- the studio's web UI -----------------------------------------------------------------------
+ui="$ROOT/ui"
+lock_hash="$(sha256sum "$ui/package-lock.json" | cut -c1-12)"
+if [ "$(cat "$ui/node_modules/.onair-lock" 2>/dev/null)" != "$lock_hash" ]; then
+  step "npm: installing the UI's packages"
+  (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_hash" > "$ui/node_modules/.onair-lock"
+else
+  step "UI packages present"
+fi
+step "building the UI (ui/dist)"
+(cd "$ui" && npm run --silent build >/dev/null)
 
 step "setup complete"

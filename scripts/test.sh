@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test against real components: the pinned livekit-server, the LiveKit Python SDK
-# viewer, our `onair` CLI and engine. Installs what is missing first (scripts/setup.sh).
+# viewer, our `onair` CLI and engine, the desktop studio under WebDriver. Installs what is
+# missing first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
-printf '\n==> building the onair CLI and backend (end-to-end tests run them as processes)\n'
-cargo build -p onair-cli -p onair-server
+printf '\n==> building the onair CLI, backend and studio (end-to-end tests run them as processes)\n'
+cargo build -p onair-cli -p onair-server -p onair-studio
 printf '\n==> cargo test (one test at a time per file: each starts its own server and encodes 720p)\n'
-cargo test --workspace -- --test-threads=1
+# Under a virtual display, a private session bus and keyring: the studio's tests need them.
+bash scripts/with-desktop.sh cargo test --workspace -- --test-threads=1

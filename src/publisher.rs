@@ -64,6 +64,7 @@ impl Publisher {
             pattern,
             source.clone(),
             Default::default(),
+            None,
         );
         let video_publication = local
             .publish_track(

@@ -41,6 +41,7 @@ async fn the_openapi_document_describes_every_route() -> Result<()> {
         [
             "/api/health",
             "/api/livekit/webhook",
+            "/api/me",
             "/api/streams/end",
             "/api/streams/token",
             "/api/streams/{username}/history",

@@ -151,6 +151,7 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
         args.width,
         args.height,
         args.fps,
+        None,
     )
     .await
     .map_err(flatten)?;

@@ -33,8 +33,8 @@ pub const VIEWER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(OpenApi)]
 #[openapi(
     info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
-    paths(publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
-    components(schemas(TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
+    paths(me, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
+    components(schemas(Me, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
     modifiers(&ApiKeyAuth),
     tags((name = "streams", description = "Going live and watching"), (name = "livekit", description = "Called by livekit-server"))
 )]
@@ -66,6 +66,29 @@ pub struct Health {
 #[utoipa::path(get, path = "/api/health", tag = "streams", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { ok: true })
+}
+
+/// Who an API key belongs to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    #[schema(example = "alice")]
+    pub username: String,
+}
+
+/// The streamer this API key belongs to: the studio's sign-in check.
+#[utoipa::path(
+    get, path = "/api/me", tag = "streams",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Me),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+    )
+)]
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
+    let streamer = authenticate(&state, &headers).await?;
+    Ok(Json(Me {
+        username: streamer.username,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -193,6 +193,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(publisher_token)
         .merge(viewer_token)
+        .route("/api/me", get(api::me))
         .route("/api/streams/end", post(api::end_stream))
         .route("/api/streams/{username}/viewers", get(api::viewers))
         .route("/api/streams/{username}/viewers/events", get(api::viewer_events))

@@ -87,6 +87,32 @@ async fn a_missing_or_wrong_key_is_unauthorized() {
 }
 
 #[tokio::test]
+async fn me_names_the_key_s_streamer_and_refuses_a_wrong_key() {
+    let f = fixture().await;
+    let get = |auth: String| {
+        let request = Request::get("/api/me")
+            .header("authorization", auth)
+            .body(Body::empty())
+            .unwrap();
+        let app = app(f.state.clone());
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, body) = get(format!("Bearer {}", f.key)).await;
+    assert_eq!(
+        (status, body["username"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
+    let (status, body) = get("Bearer onair_wrong".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["kind"], "unauthorized");
+}
+
+#[tokio::test]
 async fn bad_fields_are_refused_by_name_and_nothing_is_stored() {
     let f = fixture().await;
     let bearer = format!("Bearer {}", f.key);

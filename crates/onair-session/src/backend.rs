@@ -230,6 +230,20 @@ impl BackendClient {
             .await
     }
 
+    /// The streamer this key belongs to (one attempt: sign-in wants a prompt answer).
+    pub async fn me(&self) -> Result<String, BackendError> {
+        #[derive(serde::Deserialize)]
+        struct Me {
+            username: String,
+        }
+        let body = self
+            .send(self.http.get(self.url("/api/me")).bearer_auth(&self.key))
+            .await?;
+        serde_json::from_str::<Me>(&body)
+            .map(|me| me.username)
+            .map_err(|e| BackendError::Protocol(format!("sign-in answer: {e}")))
+    }
+
     /// Ends the streamer's stream on the backend (the room is deleted, the record closed).
     /// Safe to call when nothing is live.
     pub async fn end_stream(&self) -> Result<serde_json::Value, BackendError> {

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod credentials;
 pub mod media;
+pub mod preview;
 pub mod pump;
 pub mod reconnect;
 pub mod session;
@@ -14,6 +15,7 @@ pub mod viewers;
 
 pub use backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
 pub use media::{AudioInput, VideoInput};
+pub use preview::{PreviewFrame, PreviewTap};
 pub use reconnect::ReconnectPolicy;
 pub use session::{
     LiveSession, Notice, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,

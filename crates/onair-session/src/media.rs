@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::preview::PreviewTap;
 use crate::pump;
 use crate::session::SessionError;
 
@@ -84,6 +85,7 @@ impl Sources {
         width: u32,
         height: u32,
         fps: f64,
+        preview: Option<PreviewTap>,
     ) -> Result<Self, SessionError> {
         let camera = match video {
             VideoInput::TestPattern => None,
@@ -134,6 +136,9 @@ impl Sources {
                     camera,
                     |camera| camera.next_frame_timeout(READ_SLICE),
                     move |captured| {
+                        if let Some(preview) = &preview {
+                            preview.offer(&captured.frame);
+                        }
                         let sent = source_for.capture_frame(
                             &captured.frame,
                             captured.capture_time_us,
@@ -163,6 +168,7 @@ impl Sources {
                     pattern,
                     source.clone(),
                     frames.clone(),
+                    preview,
                 );
                 (source, format!("test pattern {width}x{height}"))
             }

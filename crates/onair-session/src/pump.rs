@@ -22,6 +22,7 @@ pub fn spawn_pattern(
     mut pattern: TestPattern,
     source: NativeVideoSource,
     frames: Arc<AtomicU32>,
+    preview: Option<crate::PreviewTap>,
 ) {
     let period = Duration::from_secs_f64(1.0 / pattern.info().fps);
     tasks.spawn(
@@ -34,6 +35,9 @@ pub fn spawn_pattern(
                     _ = tick.tick() => {}
                 }
                 let Ok(f) = pattern.next_frame() else { break };
+                if let Some(preview) = &preview {
+                    preview.offer(&f.frame);
+                }
                 match source.capture_frame(&f.frame, f.capture_time_us, f.frame_id) {
                     Ok(()) => {
                         frames.fetch_add(1, Ordering::Relaxed);

@@ -40,6 +40,8 @@ pub struct SessionSettings {
     /// Top-layer bitrate in bit/s; the SDK's choice when `None`.
     pub max_bitrate: Option<u64>,
     pub reconnect: ReconnectPolicy,
+    /// Where a small copy of the picture goes for the studio's preview.
+    pub preview: Option<crate::PreviewTap>,
 }
 
 impl Default for SessionSettings {
@@ -56,6 +58,7 @@ impl Default for SessionSettings {
             simulcast: false,
             max_bitrate: None,
             reconnect: ReconnectPolicy::default(),
+            preview: None,
         }
     }
 }
@@ -304,6 +307,7 @@ impl LiveSession {
             settings.width,
             settings.height,
             settings.fps,
+            settings.preview.clone(),
         )
         .await?;
         self.step("capture", t);

@@ -1,0 +1,766 @@
+//! `Studio`: the one object the desktop shell talks to. It holds who is signed in, the saved
+//! settings and at most one live session, and keeps a [`StudioView`] current for the window
+//! and the tray. Going live and ending go through `onair-session`; every path that ends a
+//! stream (End, tray, Quit, SIGTERM, the server) ends through [`Studio::end`] or the
+//! session's own teardown.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use onair_core::clock::unix_micros;
+use onair_session::credentials::{self, CredentialError};
+use onair_session::media::Sources;
+use onair_session::{
+    BackendClient, LiveSession, PreviewFrame, PreviewTap, SessionState, ViewerCountView,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::error::{ErrorKind, UiError};
+use crate::settings::{Saved, SettingsStore, StudioSettings, VideoChoice};
+use crate::view::{
+    Account, NoticeView, Phase, ReportView, StatsView, StudioView, TimelineEntry, ViewersView,
+};
+
+/// Where API keys live. The OS keyring in the app; an in-memory one in unit tests.
+pub trait KeyStore: Send + Sync + 'static {
+    fn get(&self, backend_url: &str) -> Result<Option<String>, CredentialError>;
+    fn set(&self, backend_url: &str, key: &str) -> Result<(), CredentialError>;
+    fn delete(&self, backend_url: &str) -> Result<(), CredentialError>;
+}
+
+/// The OS keyring (Secret Service on Linux), one entry per backend URL.
+pub struct OsKeyring;
+
+impl KeyStore for OsKeyring {
+    fn get(&self, backend_url: &str) -> Result<Option<String>, CredentialError> {
+        credentials::stored_api_key(backend_url)
+    }
+    fn set(&self, backend_url: &str, key: &str) -> Result<(), CredentialError> {
+        credentials::store_api_key(backend_url, key)
+    }
+    fn delete(&self, backend_url: &str) -> Result<(), CredentialError> {
+        credentials::delete_api_key(backend_url)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct DeviceOption {
+    pub id: String,
+    pub name: String,
+}
+
+/// What can go on air besides the test pattern and the tone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct DeviceList {
+    pub cameras: Vec<DeviceOption>,
+    pub microphones: Vec<DeviceOption>,
+    /// Why a list is empty or incomplete, for people ("No camera found: …").
+    pub notes: Vec<String>,
+}
+
+/// How often stats are sampled while live.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+fn now_ms() -> f64 {
+    unix_micros() as f64 / 1e3
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Inner {
+    store: SettingsStore,
+    keys: Box<dyn KeyStore>,
+    saved: Mutex<Saved>,
+    backend: Mutex<Option<BackendClient>>,
+    /// The session on air. Held across Go Live, so a second Go Live (window and tray at
+    /// once) waits and is then refused, and End waits for a Go Live under way.
+    session: tokio::sync::Mutex<Option<LiveSession>>,
+    view: watch::Sender<StudioView>,
+    /// The task that mirrors the session into the view.
+    mirror: Mutex<Option<CancellationToken>>,
+    tasks: TaskTracker,
+    /// The window's preview: fed by the live session's sources, or offline by `idle`.
+    preview: PreviewTap,
+    /// The chosen camera (or test pattern) opened for the preview while offline.
+    idle: tokio::sync::Mutex<Option<(VideoChoice, Sources)>>,
+}
+
+/// Cheap to clone; every clone is the same studio.
+#[derive(Clone)]
+pub struct Studio {
+    inner: Arc<Inner>,
+}
+
+impl Studio {
+    /// Loads the settings from `config_dir` and, when a backend was signed in to, its key from
+    /// `keys` (no network: the key is checked when it is next used).
+    pub fn open(config_dir: &Path, keys: Box<dyn KeyStore>) -> (Self, Option<UiError>) {
+        let store = SettingsStore::new(config_dir);
+        let saved = store.load();
+        let mut view = StudioView::default();
+        let mut backend = None;
+        let mut problem = None;
+        if let (Some(url), Some(username)) = (&saved.backend_url, &saved.username) {
+            match keys.get(url) {
+                Ok(Some(key)) => {
+                    backend = Some(BackendClient::new(url, &key));
+                    view.account = Some(Account {
+                        backend_url: url.clone(),
+                        username: username.clone(),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => problem = Some(UiError::from(e)),
+            }
+        }
+        view.error = problem.clone();
+        let studio = Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                saved: Mutex::new(saved),
+                backend: Mutex::new(backend),
+                session: tokio::sync::Mutex::new(None),
+                view: watch::Sender::new(view),
+                mirror: Mutex::new(None),
+                tasks: TaskTracker::new(),
+                preview: PreviewTap::default(),
+                idle: tokio::sync::Mutex::new(None),
+            }),
+        };
+        (studio, problem)
+    }
+
+    /// Shows a problem found outside the studio (the SDK library failed to load).
+    pub fn report_problem(&self, error: UiError) {
+        self.update(|v| v.error = Some(error));
+    }
+
+    pub fn view(&self) -> StudioView {
+        self.inner.view.borrow().clone()
+    }
+
+    /// Every change of the view.
+    pub fn subscribe(&self) -> watch::Receiver<StudioView> {
+        self.inner.view.subscribe()
+    }
+
+    pub fn settings(&self) -> StudioSettings {
+        lock(&self.inner.saved).settings.clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut StudioView)) {
+        self.inner.view.send_modify(f);
+    }
+
+    fn persist(&self, f: impl FnOnce(&mut Saved)) -> Result<(), UiError> {
+        let mut saved = lock(&self.inner.saved);
+        f(&mut saved);
+        self.inner.store.save(&saved)
+    }
+
+    /// Checks the key with the backend, then keeps it in the keyring. Nothing is stored when
+    /// either fails.
+    pub async fn sign_in(&self, backend_url: &str, api_key: &str) -> Result<Account, UiError> {
+        let url = backend_url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+            return Err(UiError::field(
+                "backend_url",
+                "write the backend's address like http://127.0.0.1:8080",
+            ));
+        }
+        let key = api_key.trim();
+        if key.is_empty() {
+            return Err(UiError::field(
+                "api_key",
+                "paste the API key the backend gave you",
+            ));
+        }
+        let client = BackendClient::new(url, key);
+        let username = client.me().await.map_err(UiError::from)?;
+        let keys = &self.inner.keys;
+        let previous = lock(&self.inner.saved).backend_url.clone();
+        keys.set(url, key)?;
+        if let Some(previous) = previous.filter(|p| p != url) {
+            // One account at a time: the old backend's key goes.
+            if let Err(e) = keys.delete(&previous) {
+                tracing::warn!("could not remove the key of {previous}: {e}");
+            }
+        }
+        self.persist(|s| {
+            s.backend_url = Some(url.to_owned());
+            s.username = Some(username.clone());
+        })?;
+        *lock(&self.inner.backend) = Some(client);
+        let account = Account {
+            backend_url: url.to_owned(),
+            username,
+        };
+        self.update(|v| {
+            v.account = Some(account.clone());
+            v.error = None;
+        });
+        tracing::info!(backend = url, username = %account.username, "signed in");
+        Ok(account)
+    }
+
+    /// Removes the key from the keyring. Refused while live: End first.
+    pub async fn sign_out(&self) -> Result<(), UiError> {
+        if self.view().phase.is_active() {
+            return Err(UiError::new(
+                ErrorKind::AlreadyLive,
+                "End the stream before signing out.",
+            ));
+        }
+        let url = lock(&self.inner.saved).backend_url.clone();
+        if let Some(url) = &url {
+            self.inner.keys.delete(url)?;
+        }
+        self.persist(|s| s.username = None)?;
+        *lock(&self.inner.backend) = None;
+        self.update(|v| v.account = None);
+        Ok(())
+    }
+
+    /// Validates and keeps the settings (the tray's Go Live uses the last ones saved).
+    pub fn save_settings(&self, settings: StudioSettings) -> Result<(), UiError> {
+        settings.validate()?;
+        self.persist(|s| s.settings = settings)
+    }
+
+    /// Cameras and microphones, listed off the async threads (listing opens devices).
+    pub async fn devices(&self) -> DeviceList {
+        tokio::task::spawn_blocking(list_devices)
+            .await
+            .unwrap_or_else(|e| DeviceList {
+                cameras: Vec::new(),
+                microphones: Vec::new(),
+                notes: vec![format!("Listing devices failed: {e}")],
+            })
+    }
+
+    /// Goes live with `settings` (saved first) and returns once live. Every field is checked
+    /// before any request is sent.
+    pub async fn go_live(&self, settings: StudioSettings) -> Result<(), UiError> {
+        let result = self.try_go_live(settings).await;
+        if let Err(e) = &result {
+            self.update(|v| v.error = Some(e.clone()));
+        }
+        result
+    }
+
+    async fn try_go_live(&self, settings: StudioSettings) -> Result<(), UiError> {
+        settings.validate()?;
+        let backend = lock(&self.inner.backend)
+            .clone()
+            .ok_or_else(UiError::signed_out)?;
+        let mut slot = self.inner.session.lock().await;
+        if slot.as_ref().is_some_and(|s| !s.state().is_final()) {
+            return Err(UiError::new(ErrorKind::AlreadyLive, "Already live."));
+        }
+        self.persist(|s| s.settings = settings.clone())?;
+        self.update(|v| {
+            v.phase = Phase::Preparing;
+            v.report = None;
+            v.error = None;
+            v.timeline.clear();
+            v.notices.clear();
+            v.stats = None;
+            v.viewers = None;
+            v.live_since_ms = None;
+        });
+        // The camera is the session's now: the preview's hold on it goes first.
+        self.stop_idle_preview().await;
+        let session_settings = onair_session::SessionSettings {
+            preview: Some(self.inner.preview.clone()),
+            ..settings.session_settings()
+        };
+        match LiveSession::go_live(backend, session_settings).await {
+            Ok(session) => {
+                *slot = Some(session.clone());
+                drop(slot);
+                self.update(|v| {
+                    v.generation = session.generation() as u32;
+                    v.phase = Phase::of(&session.state());
+                    v.live_since_ms = Some(now_ms());
+                    v.timeline = timeline(&session);
+                });
+                self.start_mirror(session);
+                Ok(())
+            }
+            Err(e) => {
+                self.update(|v| v.phase = Phase::Offline);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The newest preview picture after `seq` (the window polls this while shown).
+    pub fn preview_frame(&self, seq: u64) -> Option<Arc<PreviewFrame>> {
+        self.inner.preview.latest_after(seq)
+    }
+
+    /// Offline, opens `video` for the preview (closing what was open for it before); `None`
+    /// closes it (the window was hidden or closed). While live the session feeds the preview
+    /// and this does nothing.
+    pub async fn set_preview(&self, video: Option<VideoChoice>) -> Result<(), UiError> {
+        let mut idle = self.inner.idle.lock().await;
+        if idle.as_ref().map(|(choice, _)| choice) == video.as_ref() {
+            return Ok(());
+        }
+        if let Some((_, sources)) = idle.take() {
+            let _ = sources.stop(Duration::from_secs(2)).await;
+            self.inner.preview.clear();
+        }
+        let Some(video) = video else { return Ok(()) };
+        // Live (or going live): the session's sources feed the preview.
+        if self.inner.session.try_lock().map_or(true, |s| s.is_some()) {
+            return Ok(());
+        }
+        let settings = StudioSettings {
+            video: video.clone(),
+            ..self.settings()
+        }
+        .session_settings();
+        let sources = Sources::start(
+            &settings.video,
+            &onair_session::AudioInput::Off,
+            settings.width,
+            settings.height,
+            settings.fps,
+            Some(self.inner.preview.clone()),
+        )
+        .await?;
+        *idle = Some((video, sources));
+        Ok(())
+    }
+
+    async fn stop_idle_preview(&self) {
+        if let Some((_, sources)) = self.inner.idle.lock().await.take() {
+            let _ = sources.stop(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Ends the stream (if any) and returns its teardown report; with nothing live, the last
+    /// report (or none).
+    pub async fn end(&self) -> Option<ReportView> {
+        let session = self.inner.session.lock().await.take();
+        let Some(session) = session else {
+            return self.view().report;
+        };
+        self.finish(&session).await
+    }
+
+    /// While reconnecting: try now.
+    pub async fn reconnect_now(&self) {
+        if let Some(session) = self.inner.session.lock().await.as_ref() {
+            session.reconnect_now();
+        }
+    }
+
+    /// Ends the session (or collects the report of its own teardown) and shows the report.
+    async fn finish(&self, session: &LiveSession) -> Option<ReportView> {
+        self.update(|v| {
+            if v.generation == session.generation() as u32 && v.phase != Phase::Offline {
+                v.phase = Phase::Ending;
+            }
+        });
+        let report = session.end().await;
+        if let Some(mirror) = lock(&self.inner.mirror).take() {
+            mirror.cancel();
+        }
+        let view = ReportView::from(&report);
+        tracing::info!(
+            total_ms = view.total_ms,
+            participant_gone = view.participant_gone,
+            all_ok = view.all_ok,
+            reason = %view.reason,
+            steps = ?report.steps.iter().map(|s| (s.step, s.duration, s.result.is_ok())).collect::<Vec<_>>(),
+            "teardown report"
+        );
+        self.update(|v| {
+            if v.generation == session.generation() as u32 {
+                v.phase = Phase::Offline;
+                v.report = Some(view.clone());
+                v.live_since_ms = None;
+                v.stats = None;
+                v.viewers = None;
+            }
+        });
+        Some(view)
+    }
+
+    /// Mirrors the session's state, viewer count, notices and stats into the view until it
+    /// ends; a session that ends itself (the server deleted the room, the network never came
+    /// back) is finished here, through the same path as End.
+    fn start_mirror(&self, session: LiveSession) {
+        let cancel = CancellationToken::new();
+        if let Some(old) = lock(&self.inner.mirror).replace(cancel.clone()) {
+            old.cancel();
+        }
+        let studio = self.clone();
+        let span = tracing::info_span!("studio-mirror", generation = session.generation());
+        self.inner
+            .tasks
+            .spawn(async move { studio.mirror(session, cancel).await }.instrument(span));
+    }
+
+    async fn mirror(&self, session: LiveSession, cancel: CancellationToken) {
+        let generation = session.generation() as u32;
+        let mut states = session.states();
+        let mut notices = session.notices();
+        let mut viewers = session.viewers();
+        let mut tick = tokio::time::interval(STATS_EVERY);
+        let mut last_sent: Option<(u64, Instant)> = None;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                changed = states.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let state = states.borrow_and_update().state.clone();
+                    self.update(|v| if v.generation == generation && v.phase != Phase::Offline {
+                        v.phase = Phase::of(&state);
+                    });
+                    if matches!(state, SessionState::Ended | SessionState::Failed { .. }) {
+                        break;
+                    }
+                }
+                changed = notices.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let list: Vec<NoticeView> = notices.borrow_and_update().iter().map(|n| NoticeView {
+                        seq: n.seq as u32,
+                        at_ms: n.at_ms as f64,
+                        message: n.message.clone(),
+                    }).collect();
+                    self.update(|v| if v.generation == generation { v.notices = list; });
+                }
+                Some(count) = next_count(&mut viewers) => {
+                    self.update(|v| if v.generation == generation { v.viewers = count; });
+                }
+                _ = tick.tick() => {
+                    if let Some(stats) = session.video_stats().await {
+                        let view = stats_view(&stats, &mut last_sent);
+                        self.update(|v| if v.generation == generation { v.stats = view; });
+                    }
+                }
+            }
+        }
+        // The session ended itself: take it out of the slot (unless End already did) and
+        // show its report.
+        let mut slot = self.inner.session.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.generation() == session.generation())
+        {
+            slot.take();
+        }
+        drop(slot);
+        self.finish(&session).await;
+    }
+
+    /// Ends whatever is live and waits for the studio's tasks, within `deadline` (Quit and
+    /// SIGTERM). Returns the report when something was live.
+    pub async fn shutdown(&self, deadline: Duration) -> Option<ReportView> {
+        let ended = tokio::time::timeout(deadline, async {
+            let session = self.inner.session.lock().await.take();
+            match session {
+                Some(session) => self.finish(&session).await,
+                None => None,
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(?deadline, "ending the stream did not finish in time");
+            None
+        });
+        self.stop_idle_preview().await;
+        self.inner.tasks.close();
+        if let Some(mirror) = lock(&self.inner.mirror).take() {
+            mirror.cancel();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.inner.tasks.wait()).await;
+        ended
+    }
+}
+
+/// The next viewer count, or pending forever without a subscription.
+async fn next_count(
+    viewers: &mut Option<watch::Receiver<ViewerCountView>>,
+) -> Option<Option<ViewersView>> {
+    let Some(rx) = viewers else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *viewers = None;
+        return std::future::pending().await;
+    }
+    let view = rx.borrow_and_update().clone();
+    Some(viewers_view(&view))
+}
+
+fn viewers_view(view: &ViewerCountView) -> Option<ViewersView> {
+    let count = view.count.as_ref()?;
+    Some(ViewersView {
+        count: count.viewers,
+        peak: count.peak,
+        confirmed_at_ms: count.confirmed_at.map(|t| t as f64),
+        stale: view.is_stale(),
+    })
+}
+
+fn timeline(session: &LiveSession) -> Vec<TimelineEntry> {
+    session
+        .timeline()
+        .into_iter()
+        .map(|s| TimelineEntry {
+            step: s.step.to_owned(),
+            ms: crate::view::millis(s.duration),
+        })
+        .collect()
+}
+
+/// The top layer's figures; the bitrate from the bytes sent since the last sample.
+fn stats_view(
+    stats: &onair_livekit::TrackStats,
+    last: &mut Option<(u64, Instant)>,
+) -> Option<StatsView> {
+    let layer = stats.layers.first()?;
+    let now = Instant::now();
+    let bitrate_kbps = last.and_then(|(bytes, at)| {
+        let secs = now.duration_since(at).as_secs_f64();
+        (secs > 0.0 && layer.bytes_sent >= bytes)
+            .then(|| (layer.bytes_sent - bytes) as f64 * 8.0 / secs / 1e3)
+    });
+    *last = Some((layer.bytes_sent, now));
+    Some(StatsView {
+        width: layer.width,
+        height: layer.height,
+        fps: layer.fps.round() as u32,
+        bitrate_kbps,
+        quality_limitation: format!("{:?}", layer.quality_limitation).to_lowercase(),
+        rtt_ms: stats.round_trip_time.map(|s| s * 1e3),
+        loss_percent: stats.fraction_lost.map(|f| f * 100.0),
+    })
+}
+
+fn list_devices() -> DeviceList {
+    let mut notes = Vec::new();
+    let cameras = match onair_capture::camera::list_cameras() {
+        Ok(list) => list
+            .into_iter()
+            .map(|c| DeviceOption {
+                id: c.id,
+                name: c.name,
+            })
+            .collect(),
+        Err(e) => {
+            notes.push(format!("Cameras cannot be listed: {e}"));
+            Vec::new()
+        }
+    };
+    if cameras.is_empty() && notes.is_empty() {
+        notes.push("No camera found: the test pattern stands in.".into());
+    }
+    let microphones = match onair_capture::mic::list_microphones() {
+        Ok(list) => list
+            .into_iter()
+            .map(|m| DeviceOption {
+                name: if m.is_default {
+                    format!("{} (default)", m.name)
+                } else {
+                    m.name
+                },
+                id: m.id,
+            })
+            .collect(),
+        Err(e) => {
+            notes.push(format!("Microphones cannot be listed: {e}"));
+            Vec::new()
+        }
+    };
+    DeviceList {
+        cameras,
+        microphones,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct MemoryKeys(Mutex<HashMap<String, String>>);
+
+    impl KeyStore for Arc<MemoryKeys> {
+        fn get(&self, url: &str) -> Result<Option<String>, CredentialError> {
+            Ok(lock(&self.0).get(url).cloned())
+        }
+        fn set(&self, url: &str, key: &str) -> Result<(), CredentialError> {
+            lock(&self.0).insert(url.into(), key.into());
+            Ok(())
+        }
+        fn delete(&self, url: &str) -> Result<(), CredentialError> {
+            lock(&self.0).remove(url);
+            Ok(())
+        }
+    }
+
+    struct NoKeyring;
+
+    impl KeyStore for NoKeyring {
+        fn get(&self, _: &str) -> Result<Option<String>, CredentialError> {
+            Err(CredentialError::NoKeyring("no Secret Service".into()))
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), CredentialError> {
+            Err(CredentialError::NoKeyring("no Secret Service".into()))
+        }
+        fn delete(&self, _: &str) -> Result<(), CredentialError> {
+            Err(CredentialError::NoKeyring("no Secret Service".into()))
+        }
+    }
+
+    /// A port that accepts connections and counts them, answering nothing.
+    async fn counting_listener() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        (url, count)
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_creator_stays_signed_in_after_a_restart_and_not_after_signing_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeys::default());
+        let (url, _) = counting_listener().await;
+        lock(&keys.0).insert(url.clone(), "onair_key".into());
+        let store = SettingsStore::new(dir.path());
+        store
+            .save(&Saved {
+                backend_url: Some(url.clone()),
+                username: Some("alice".into()),
+                ..Saved::default()
+            })
+            .unwrap();
+        let (studio, problem) = Studio::open(dir.path(), Box::new(keys.clone()));
+        assert!(problem.is_none());
+        assert_eq!(studio.view().account.unwrap().username, "alice");
+        studio.sign_out().await.unwrap();
+        assert!(lock(&keys.0).is_empty());
+        let (again, _) = Studio::open(dir.path(), Box::new(keys.clone()));
+        assert_eq!(again.view().account, None);
+    }
+
+    #[tokio::test]
+    async fn signing_in_to_a_backend_that_does_not_answer_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeys::default());
+        let (studio, _) = Studio::open(dir.path(), Box::new(keys.clone()));
+        let (url, attempts) = counting_listener().await;
+        let err = studio.sign_in(&url, "onair_key").await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Network, "{err:?}");
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(lock(&keys.0).is_empty());
+        assert_eq!(studio.view().account, None);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_address_is_refused_by_field_before_any_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (studio, _) = Studio::open(dir.path(), Box::new(Arc::new(MemoryKeys::default())));
+        let err = studio.sign_in("127.0.0.1:8080", "key").await.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("backend_url"));
+        let err = studio
+            .sign_in("http://127.0.0.1:8080", "  ")
+            .await
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("api_key"));
+    }
+
+    #[tokio::test]
+    async fn go_live_with_a_bad_title_or_price_sends_no_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeys::default());
+        let (url, attempts) = counting_listener().await;
+        lock(&keys.0).insert(url.clone(), "onair_key".into());
+        SettingsStore::new(dir.path())
+            .save(&Saved {
+                backend_url: Some(url),
+                username: Some("alice".into()),
+                ..Saved::default()
+            })
+            .unwrap();
+        let (studio, _) = Studio::open(dir.path(), Box::new(keys));
+        for (title, price, field) in [
+            ("x".repeat(101), "", "title"),
+            ("Launch day".to_owned(), "1000", "ppv_price"),
+        ] {
+            let settings = StudioSettings {
+                title,
+                ppv_price: price.into(),
+                ..StudioSettings::default()
+            };
+            let err = studio.go_live(settings).await.unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field));
+            assert_eq!(studio.view().phase, Phase::Offline);
+            assert_eq!(studio.view().error.unwrap().field.as_deref(), Some(field));
+        }
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // Refused settings are not saved either.
+        assert_eq!(studio.settings(), StudioSettings::default());
+    }
+
+    #[tokio::test]
+    async fn go_live_signed_out_asks_to_sign_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let (studio, _) = Studio::open(dir.path(), Box::new(Arc::new(MemoryKeys::default())));
+        let err = studio.go_live(StudioSettings::default()).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::SignedOut);
+        assert_eq!(err.action, crate::Action::SignIn);
+    }
+
+    #[tokio::test]
+    async fn without_a_keyring_the_studio_says_so_and_keeps_nothing_in_plain_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::new(dir.path());
+        store
+            .save(&Saved {
+                backend_url: Some("http://127.0.0.1:9".into()),
+                username: Some("alice".into()),
+                ..Saved::default()
+            })
+            .unwrap();
+        let (studio, problem) = Studio::open(dir.path(), Box::new(NoKeyring));
+        assert_eq!(problem.unwrap().kind, ErrorKind::Keyring);
+        assert_eq!(studio.view().account, None);
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(!text.contains("onair_"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn end_with_nothing_live_returns_no_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let (studio, _) = Studio::open(dir.path(), Box::new(Arc::new(MemoryKeys::default())));
+        assert_eq!(studio.end().await, None);
+        assert_eq!(studio.shutdown(Duration::from_secs(1)).await, None);
+    }
+}

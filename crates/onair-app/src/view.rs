@@ -1,0 +1,174 @@
+//! Everything the window shows, in one value: the shell sends it whole on every change, so
+//! the window never assembles state from separate events. Durations are whole milliseconds
+//! (`u32`); Unix times are `f64` milliseconds (JavaScript has no 64-bit integers).
+
+use onair_session::{SessionState, TeardownReport};
+use serde::{Deserialize, Serialize};
+
+use crate::error::UiError;
+
+/// Whole milliseconds: durations the window shows (a `u32` is a plain `number` in TypeScript;
+/// floats may be `null` there).
+pub fn millis(d: std::time::Duration) -> u32 {
+    d.as_millis().min(u128::from(u32::MAX)) as u32
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct Account {
+    pub backend_url: String,
+    pub username: String,
+}
+
+/// Where the stream is, as the creator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    Offline,
+    /// Token, devices.
+    Preparing,
+    /// Joining and publishing.
+    Connecting,
+    Live,
+    Reconnecting {
+        attempt: u32,
+        detail: String,
+    },
+    Ending,
+}
+
+impl Phase {
+    /// The studio's phase for a session state. A failed session is ending (its teardown
+    /// follows at once); an ended one is offline.
+    pub fn of(state: &SessionState) -> Self {
+        match state {
+            SessionState::Idle | SessionState::Ended => Self::Offline,
+            SessionState::Preparing => Self::Preparing,
+            SessionState::Connecting => Self::Connecting,
+            SessionState::Live => Self::Live,
+            SessionState::Reconnecting { attempt, detail } => Self::Reconnecting {
+                attempt: *attempt,
+                detail: detail.clone(),
+            },
+            SessionState::Ending | SessionState::Failed { .. } => Self::Ending,
+        }
+    }
+
+    /// Whether a stream is under way (End makes sense).
+    pub fn is_active(&self) -> bool {
+        !matches!(self, Self::Offline | Self::Ending)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ViewersView {
+    pub count: u32,
+    pub peak: u32,
+    /// When the backend last confirmed it, Unix ms.
+    pub confirmed_at_ms: Option<f64>,
+    /// The events stream is down: the count may be out of date.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct TimelineEntry {
+    pub step: String,
+    pub ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ReportStep {
+    pub step: String,
+    pub ms: u32,
+    pub ok: bool,
+    /// What was done, or what went wrong.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ReportView {
+    pub steps: Vec<ReportStep>,
+    pub total_ms: u32,
+    pub participant_gone: bool,
+    pub all_ok: bool,
+    pub reason: String,
+}
+
+impl From<&TeardownReport> for ReportView {
+    fn from(r: &TeardownReport) -> Self {
+        Self {
+            steps: r
+                .steps
+                .iter()
+                .map(|s| ReportStep {
+                    step: s.step.to_owned(),
+                    ms: millis(s.duration),
+                    ok: s.result.is_ok(),
+                    detail: match &s.result {
+                        Ok(d) | Err(d) => d.clone(),
+                    },
+                })
+                .collect(),
+            total_ms: millis(r.total),
+            participant_gone: r.participant_gone,
+            all_ok: r.all_ok(),
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+/// Sending statistics of the video track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct StatsView {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Measured from bytes sent between two samples.
+    pub bitrate_kbps: Option<f64>,
+    /// "none", "cpu", "bandwidth", "other".
+    pub quality_limitation: String,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct NoticeView {
+    pub seq: u32,
+    pub at_ms: f64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct StudioView {
+    pub account: Option<Account>,
+    pub phase: Phase,
+    /// The session shown (0 before the first Go Live): a late update of an older session is
+    /// recognisable.
+    pub generation: u32,
+    /// Unix ms when the stream went live.
+    pub live_since_ms: Option<f64>,
+    pub viewers: Option<ViewersView>,
+    pub timeline: Vec<TimelineEntry>,
+    pub stats: Option<StatsView>,
+    pub notices: Vec<NoticeView>,
+    /// The last End's report, until the next Go Live.
+    pub report: Option<ReportView>,
+    pub error: Option<UiError>,
+}
+
+impl Default for StudioView {
+    fn default() -> Self {
+        Self {
+            account: None,
+            phase: Phase::Offline,
+            generation: 0,
+            live_since_ms: None,
+            viewers: None,
+            timeline: Vec::new(),
+            stats: None,
+            notices: Vec::new(),
+            report: None,
+            error: None,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The window's commands: each a line or two over `onair_app::Studio`. Their TypeScript
+//! types are generated into `ui/src/bindings.ts` (see `bindings`).
+
+use onair_app::view::ReportView;
+use onair_app::{
+    Account, DeviceList, ErrorKind, Studio, StudioSettings, StudioView, TrayModel, UiError,
+    VideoChoice,
+};
+use tauri::{AppHandle, State};
+
+use crate::tray::{self, TrayItem};
+
+#[tauri::command]
+#[specta::specta]
+pub fn studio_view(studio: State<'_, Studio>) -> StudioView {
+    studio.view()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    studio: State<'_, Studio>,
+    backend_url: String,
+    api_key: String,
+) -> Result<Account, UiError> {
+    studio.sign_in(&backend_url, &api_key).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(studio: State<'_, Studio>) -> Result<(), UiError> {
+    studio.sign_out().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn get_settings(studio: State<'_, Studio>) -> StudioSettings {
+    studio.settings()
+}
+
+/// Every bad field, for inline messages while typing; sends nothing anywhere.
+#[tauri::command]
+#[specta::specta]
+pub fn check_settings(settings: StudioSettings) -> Vec<UiError> {
+    settings.field_errors()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn save_settings(studio: State<'_, Studio>, settings: StudioSettings) -> Result<(), UiError> {
+    studio.save_settings(settings)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_devices(studio: State<'_, Studio>) -> Result<DeviceList, UiError> {
+    Ok(studio.devices().await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn go_live(studio: State<'_, Studio>, settings: StudioSettings) -> Result<(), UiError> {
+    studio.go_live(settings).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn end_stream(studio: State<'_, Studio>) -> Result<Option<ReportView>, UiError> {
+    Ok(studio.end().await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn reconnect_now(studio: State<'_, Studio>) -> Result<(), UiError> {
+    studio.reconnect_now().await;
+    Ok(())
+}
+
+/// Offline: opens `video` for the preview; `None` closes it (the window is hidden).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_preview(
+    studio: State<'_, Studio>,
+    video: Option<VideoChoice>,
+) -> Result<(), UiError> {
+    studio.set_preview(video).await
+}
+
+fn test_hooks() -> Result<(), UiError> {
+    if std::env::var_os("ONAIR_TEST_HOOKS").is_some_and(|v| v == "1") {
+        Ok(())
+    } else {
+        Err(UiError::new(
+            ErrorKind::Settings,
+            "test hooks are off (set ONAIR_TEST_HOOKS=1)",
+        ))
+    }
+}
+
+/// For tests (CI has no tray host to look at): what the tray shows now.
+#[tauri::command]
+#[specta::specta]
+pub fn tray_state(app: AppHandle) -> Result<TrayModel, UiError> {
+    test_hooks()?;
+    Ok(tray::current(&app))
+}
+
+/// For tests: activates a tray menu item exactly as a click on it would.
+#[tauri::command]
+#[specta::specta]
+pub fn tray_click(app: AppHandle, item: TrayItem) -> Result<(), UiError> {
+    test_hooks()?;
+    tray::activate(&app, item);
+    Ok(())
+}

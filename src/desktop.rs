@@ -1,0 +1,270 @@
+//! The desktop studio under WebDriver: `tauri-driver` (which runs WebKitWebDriver) on free
+//! ports, the `onair-studio` binary of this build, a fantoccini client, and helpers that wait
+//! for DOM conditions with a deadline. Needs a display and a session bus: the test script
+//! runs the tests under `xvfb-run` and `dbus-run-session` with an unlocked GNOME Keyring.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::harness::{self, retry_for};
+
+/// `tauri-driver` and the app it launches; both stopped on drop.
+pub struct Desktop {
+    driver: Child,
+    port: u16,
+    pub app: PathBuf,
+    /// The app's settings (`XDG_CONFIG_HOME`) and the logs.
+    pub dir: tempfile::TempDir,
+    pub client: Option<Client>,
+}
+
+impl Desktop {
+    /// Starts tauri-driver with the app's environment (test hooks on, its own config dir).
+    pub async fn start(extra_env: &[(&str, &str)]) -> Result<Self> {
+        for (what, var) in [
+            ("a display", "DISPLAY"),
+            ("a session bus", "DBUS_SESSION_BUS_ADDRESS"),
+        ] {
+            if std::env::var_os(var).is_none() {
+                bail!("the desktop tests need {what} (${var}): run them through scripts/test.sh");
+            }
+        }
+        let app = harness::built_bin("onair-studio", "onair-studio")?;
+        let dir = tempfile::tempdir()?;
+        let (port, native_port) = (harness::free_tcp_port()?, harness::free_tcp_port()?);
+        let log = std::fs::File::create(dir.path().join("app.log"))?;
+        let driver = Command::new(tauri_driver()?)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("ONAIR_TEST_HOOKS", "1")
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("RUST_LOG", "info")
+            .envs(extra_env.iter().copied())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("start tauri-driver (cargo install tauri-driver --version ^2 --locked)")?;
+        let desktop = Self {
+            driver,
+            port,
+            app,
+            dir,
+            client: None,
+        };
+        let status = format!("http://127.0.0.1:{port}/status");
+        retry_for(
+            Duration::from_secs(15),
+            Duration::from_millis(50),
+            || async {
+                reqwest::get(&status).await?;
+                Ok(())
+            },
+        )
+        .await
+        .context("tauri-driver did not answer")?;
+        Ok(desktop)
+    }
+
+    /// Launches the app (a WebDriver session) and waits for its window to be ready.
+    pub async fn launch(&mut self) -> Result<&Client> {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": self.app.display().to_string() }),
+        );
+        let client = ClientBuilder::rustls()?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .context("WebDriver session (is WebKitWebDriver installed: webkit2gtk-driver?)")?;
+        self.client = Some(client);
+        self.wait_js(
+            "the window is ready",
+            Duration::from_secs(20),
+            "return document.getElementById('app')?.dataset.ready === 'true'",
+        )
+        .await?;
+        Ok(self.client())
+    }
+
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("launched")
+    }
+
+    /// Ends the WebDriver session (the app with it) and waits until no app process is left.
+    pub async fn close(&mut self) -> Result<()> {
+        if let Some(client) = self.client.take() {
+            client.close().await?;
+        }
+        let app = self.app.clone();
+        retry_for(Duration::from_secs(10), Duration::from_millis(50), || {
+            let app = app.clone();
+            async move {
+                match app_pids(&app).as_slice() {
+                    [] => Ok(()),
+                    pids => bail!("app still running: {pids:?}"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `script` (a function body returning a value) until it returns `true`.
+    pub async fn wait_js(&self, what: &str, limit: Duration, script: &str) -> Result<Duration> {
+        let started = std::time::Instant::now();
+        let client = self.client();
+        retry_for(limit, Duration::from_millis(25), || async {
+            match client.execute(script, vec![]).await? {
+                Value::Bool(true) => Ok(()),
+                other => bail!("not yet: {other}"),
+            }
+        })
+        .await
+        .with_context(|| format!("waiting for {what}"))?;
+        Ok(started.elapsed())
+    }
+
+    /// An element's attribute (`data-*` included).
+    pub async fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .client()
+            .find(Locator::Css(css))
+            .await?
+            .attr(name)
+            .await?)
+    }
+
+    pub async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.client().find(Locator::Css(css)).await?.text().await?)
+    }
+
+    /// Replaces an input's value by typing, as a person would.
+    pub async fn type_into(&self, css: &str, value: &str) -> Result<()> {
+        let input = self.client().find(Locator::Css(css)).await?;
+        input.clear().await?;
+        if value.is_empty() {
+            // Clearing fires no `input` event of its own; the window listens for one.
+            self.client()
+                .execute(
+                    "document.querySelector(arguments[0]).dispatchEvent(new Event('input'))",
+                    vec![json!(css)],
+                )
+                .await?;
+        } else {
+            input.send_keys(value).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.client().find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Calls one of the app's commands from the page, as the window's own code does.
+    pub async fn invoke(&self, command: &str, args: Value) -> Result<Value> {
+        let script = "const done = arguments[arguments.length - 1];\
+            window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])\
+              .then(ok => done({ ok }), err => done({ err }));";
+        let answer = self
+            .client()
+            .execute_async(script, vec![json!(command), args])
+            .await?;
+        if let Some(err) = answer.get("err") {
+            bail!("{command} failed: {err}");
+        }
+        Ok(answer["ok"].clone())
+    }
+
+    /// Saves a screenshot of the window as `<dir>/<name>.png` and returns its path.
+    pub async fn screenshot(&self, dir: &Path, name: &str) -> Result<PathBuf> {
+        // The DOM may be ahead of the pixels: wait until two frames were painted since.
+        self.client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await?;
+        let png = self.client().screenshot().await?;
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// What the app logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("app.log")).unwrap_or_default()
+    }
+
+    /// The running app's process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        app_pids(&self.app)
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: tauri-driver then stops WebKitWebDriver too.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let _ = self.driver.wait();
+        for pid in app_pids(&self.app) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+fn tauri_driver() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TAURI_DRIVER") {
+        return Ok(path.into());
+    }
+    let home = std::env::var_os("HOME").context("HOME")?;
+    let cargo_bin = Path::new(&home).join(".cargo/bin/tauri-driver");
+    Ok(if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        "tauri-driver".into()
+    })
+}
+
+/// Processes whose executable is `app`.
+fn app_pids(app: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
+        .collect()
+}
+
+/// Whether the OS keyring holds a key for `backend_url` (through `secret-tool`, independent
+/// of the app's own keyring client).
+pub fn keyring_has_key(backend_url: &str) -> Result<Option<String>> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "onair", "username", backend_url])
+        .output()
+        .context("secret-tool (libsecret-tools)")?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}

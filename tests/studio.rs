@@ -1,0 +1,321 @@
+//! The desktop studio end to end: the real app under WebDriver (tauri-driver, Xvfb), the real
+//! backend, the real livekit-server, a real Python viewer, GNOME Keyring on a private session
+//! bus. Screenshots land in `.onair/screenshots/`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use onair_e2e::backend::Backend;
+use onair_e2e::desktop::{keyring_has_key, Desktop};
+use onair_e2e::harness::{self, JsonProcess, LiveKitServer};
+use serde_json::json;
+
+const CREATOR: &str = "creator-studio";
+
+struct Stack {
+    livekit: LiveKitServer,
+    backend: Backend,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn stack(username: &str) -> Result<Stack> {
+    let dir = tempfile::tempdir()?;
+    let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
+    let port = harness::free_tcp_port()?;
+    let livekit = LiveKitServer::with_backend_on(port).await?;
+    let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
+    let key = backend.add_streamer(username).await?;
+    Ok(Stack {
+        livekit,
+        backend,
+        key,
+        _dir: dir,
+    })
+}
+
+fn shots() -> std::path::PathBuf {
+    harness::repo_root().join(".onair/screenshots")
+}
+
+async fn sign_in(desktop: &Desktop, url: &str, key: &str) -> Result<()> {
+    desktop.type_into("#backend-url", url).await?;
+    desktop.type_into("#api-key", key).await?;
+    desktop.click("#sign-in").await?;
+    desktop
+        .wait_js(
+            "the studio after sign-in",
+            Duration::from_secs(10),
+            "return !document.getElementById('studio').hidden",
+        )
+        .await?;
+    Ok(())
+}
+
+async fn phase_is(desktop: &Desktop, phase: &str, limit: Duration) -> Result<Duration> {
+    desktop
+        .wait_js(
+            &format!("phase {phase}"),
+            limit,
+            &format!("return document.getElementById('phase').dataset.phase === '{phase}'"),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyring() -> Result<()> {
+    let stack = stack("studio").await?;
+    let url = stack.backend.url("");
+    let url = url.trim_end_matches('/');
+    let mut desktop = Desktop::start(&[]).await?;
+    desktop.launch().await?;
+    desktop.screenshot(&shots(), "studio-signed-out").await?;
+    // A wrong key is refused and nothing is kept.
+    desktop.type_into("#backend-url", url).await?;
+    desktop.type_into("#api-key", "onair_wrong").await?;
+    desktop.click("#sign-in").await?;
+    desktop
+        .wait_js(
+            "the auth banner",
+            Duration::from_secs(10),
+            "return document.getElementById('banner').dataset.kind === 'auth' && !document.getElementById('banner').hidden",
+        )
+        .await?;
+    assert_eq!(keyring_has_key(url)?, None);
+
+    sign_in(&desktop, url, &stack.key).await?;
+    assert_eq!(keyring_has_key(url)?.as_deref(), Some(stack.key.as_str()));
+    assert!(desktop.text("#who-name").await?.starts_with("studio"));
+
+    // Restart: still signed in, from the keyring.
+    desktop.close().await?;
+    desktop.launch().await?;
+    desktop
+        .wait_js(
+            "the studio after a restart",
+            Duration::from_secs(10),
+            "return !document.getElementById('studio').hidden",
+        )
+        .await?;
+    desktop.screenshot(&shots(), "studio-idle").await?;
+
+    desktop.click("#sign-out").await?;
+    desktop
+        .wait_js(
+            "the sign-in form",
+            Duration::from_secs(10),
+            "return !document.getElementById('signin').hidden",
+        )
+        .await?;
+    assert_eq!(keyring_has_key(url)?, None);
+    desktop.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_server() -> Result<()>
+{
+    let stack = stack("studio").await?;
+    let url = stack.backend.url("");
+    let url = url.trim_end_matches('/').to_owned();
+    let mut desktop = Desktop::start(&[]).await?;
+    desktop.launch().await?;
+    sign_in(&desktop, &url, &stack.key).await?;
+
+    // Invalid fields are refused inline before anything is sent.
+    desktop.type_into("#title", &"x".repeat(101)).await?;
+    desktop.type_into("#price", "1000").await?;
+    desktop
+        .wait_js(
+            "inline errors",
+            Duration::from_secs(5),
+            "return document.getElementById('title-error').textContent !== '' && \
+             document.getElementById('ppv_price-error').textContent !== '' && \
+             document.getElementById('go-live').disabled",
+        )
+        .await?;
+    desktop.click("#go-live").await.ok();
+    assert!(
+        stack.backend.history("studio").await?.is_empty(),
+        "no stream was started"
+    );
+    assert_eq!(
+        desktop.attr("#phase", "data-phase").await?.as_deref(),
+        Some("offline")
+    );
+
+    // Test pattern + tone, "Launch day", Go Live.
+    desktop.type_into("#title", "Launch day").await?;
+    desktop.type_into("#price", "").await?;
+    desktop
+        .client()
+        .find(fantoccini::Locator::Css("#video-select"))
+        .await?
+        .select_by_value("test_pattern")
+        .await?;
+    desktop
+        .client()
+        .find(fantoccini::Locator::Css("#audio-select"))
+        .await?
+        .select_by_value("tone")
+        .await?;
+    desktop
+        .wait_js(
+            "Go Live enabled",
+            Duration::from_secs(5),
+            "return !document.getElementById('go-live').disabled",
+        )
+        .await?;
+    let tray = desktop.invoke("tray_state", json!({})).await?;
+    assert_eq!(
+        (
+            tray["go_live_enabled"].as_bool(),
+            tray["end_enabled"].as_bool(),
+            tray["status"].as_str(),
+            tray["icon"].as_str()
+        ),
+        (Some(true), Some(false), Some("Offline"), Some("idle")),
+        "{tray}"
+    );
+    desktop.click("#go-live").await?;
+    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    let timeline = desktop.text("#timeline").await?;
+    for step in ["token", "capture", "connect", "publish"] {
+        assert!(timeline.contains(step), "{timeline}");
+    }
+    stack
+        .livekit
+        .wait_presence("studio", CREATOR, true, Duration::from_secs(5))
+        .await?;
+    let tray = desktop.invoke("tray_state", json!({})).await?;
+    assert_eq!(tray["end_enabled"], true, "{tray}");
+    assert_eq!(tray["go_live_enabled"], false, "{tray}");
+    assert_eq!(tray["icon"], "live", "{tray}");
+    assert!(
+        tray["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("Live · 0 viewers"),
+        "{tray}"
+    );
+
+    // A viewer joins: the window says 1 within 1 s of the viewer being connected.
+    let token = stack.backend.viewer_token("studio").await?;
+    let mut viewer =
+        JsonProcess::viewer_with_token(&token.url, &token.token, Duration::from_secs(60))?;
+    viewer
+        .wait_event("connected", Duration::from_secs(15))
+        .await?;
+    let shown = desktop
+        .wait_js(
+            "1 viewer",
+            Duration::from_secs(1),
+            "return document.getElementById('viewers').dataset.count === '1'",
+        )
+        .await?;
+    println!(
+        "viewer connected → window shows 1 viewer: {} ms",
+        shown.as_millis()
+    );
+    viewer
+        .wait_event("first_frame", Duration::from_secs(10))
+        .await?;
+    desktop
+        .wait_js(
+            "stats",
+            Duration::from_secs(5),
+            "return document.getElementById('stats').textContent.includes('1280×720')",
+        )
+        .await?;
+    desktop.screenshot(&shots(), "studio-live").await?;
+    let tray = desktop.invoke("tray_state", json!({})).await?;
+    assert!(
+        tray["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("Live · 1 viewer ·"),
+        "{tray}"
+    );
+
+    // The tray's End Stream: the same path as the button.
+    desktop
+        .invoke("tray_click", json!({ "item": "end_stream" }))
+        .await?;
+    phase_is(&desktop, "offline", Duration::from_secs(10)).await?;
+    desktop
+        .wait_js(
+            "the teardown report",
+            Duration::from_secs(5),
+            "const c = document.getElementById('report-card'); \
+             return !c.hidden && c.dataset.allOk === 'true' && c.dataset.participantGone === 'true'",
+        )
+        .await?;
+    assert!(stack
+        .livekit
+        .participants("studio")
+        .await
+        .unwrap_or_default()
+        .is_empty());
+    viewer
+        .wait_event("disconnected", Duration::from_secs(5))
+        .await?;
+    desktop.screenshot(&shots(), "studio-ended").await?;
+    let tray = desktop.invoke("tray_state", json!({})).await?;
+    assert_eq!(
+        (tray["status"].as_str(), tray["go_live_enabled"].as_bool()),
+        (Some("Offline"), Some(true)),
+        "{tray}"
+    );
+
+    // The window's End Stream.
+    desktop.click("#go-live").await?;
+    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    desktop.click("#end-stream").await?;
+    phase_is(&desktop, "offline", Duration::from_secs(10)).await?;
+    assert_eq!(
+        desktop
+            .attr("#report-card", "data-all-ok")
+            .await?
+            .as_deref(),
+        Some("true")
+    );
+    stack
+        .livekit
+        .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
+        .await?;
+
+    // SIGTERM while live: the server sees the creator leave within 2 s, the report is logged.
+    desktop.click("#go-live").await?;
+    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    stack
+        .livekit
+        .wait_presence("studio", CREATOR, true, Duration::from_secs(5))
+        .await?;
+    let pids = desktop.pids();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pids[0].to_string()])
+        .status()?;
+    let gone = stack
+        .livekit
+        .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
+        .await?;
+    println!(
+        "SIGTERM → creator gone from the server: {} ms",
+        gone.as_millis()
+    );
+    harness::retry_for(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            anyhow::ensure!(desktop.pids().is_empty(), "app still running");
+            Ok(())
+        },
+    )
+    .await?;
+    let log = desktop.log();
+    assert!(log.contains("teardown report"), "{log}");
+    assert!(log.contains("stream ended before exit"), "{log}");
+    desktop.client.take();
+    Ok(())
+}
