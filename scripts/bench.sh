@@ -4,8 +4,9 @@
 # event-stream subscribers (about 30 s); camera-format conversion costs and microphone
 # figures (about 20 s).
 # ONAIR_BENCH_RUNS (default 20) and ONAIR_BENCH_SECS (default 30) shorten or lengthen the
-# first part; `bash scripts/bench.sh backend|capture|session` runs only that part (session:
-# 100 go-live/end cycles, about 90 s).
+# first part; `bash scripts/bench.sh backend|capture|session|studio` runs only that part
+# (session: 100 go-live/end cycles, about 90 s; studio: the desktop app's memory and CPU,
+# about a minute after its release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +22,10 @@ fi
 if [ "$part" = all ] || [ "$part" = capture ]; then
   cargo bench -p onair-capture --bench convert
   ONAIR_BENCH_SECS=10 cargo bench --bench audio
+fi
+if [ "$part" = all ] || [ "$part" = studio ]; then
+  cargo build --release -p onair-studio --features custom-protocol
+  bash scripts/with-desktop.sh cargo bench --bench studio
 fi
 if [ "$part" = all ] || [ "$part" = session ]; then
   cargo build --release -p onair-server -p onair-cli

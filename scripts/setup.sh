@@ -104,7 +104,8 @@ ln -sfn "$venv" "$ROOT/.venv"
 
 # --- tauri-driver (WebDriver for the desktop tests) ------------------------------------------
 TAURI_DRIVER_VERSION="2.1.0"
-if [ "$(tauri-driver --version 2>/dev/null || "$HOME/.cargo/bin/tauri-driver" --version 2>/dev/null)" != "tauri-driver $TAURI_DRIVER_VERSION" ]; then
+# (tauri-driver has no --version: cargo's install list says which one is there.)
+if ! cargo install --list 2>/dev/null | grep -qx "tauri-driver v$TAURI_DRIVER_VERSION:"; then
   step "cargo: installing tauri-driver $TAURI_DRIVER_VERSION"
   cargo install --quiet tauri-driver --version "=$TAURI_DRIVER_VERSION" --locked
 else

@@ -405,6 +405,8 @@ pub struct Stack {
     pub livekit: harness::LiveKitServer,
     pub backend: Backend,
     pub client: onair_session::BackendClient,
+    /// The streamer's API key.
+    pub key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -421,6 +423,7 @@ impl Stack {
             livekit,
             backend,
             client,
+            key,
             _dir: dir,
         })
     }

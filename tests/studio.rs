@@ -5,34 +5,12 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::backend::Backend;
+use onair_e2e::backend::Stack;
 use onair_e2e::desktop::{keyring_has_key, Desktop};
-use onair_e2e::harness::{self, JsonProcess, LiveKitServer};
+use onair_e2e::harness::{self, JsonProcess};
 use serde_json::json;
 
 const CREATOR: &str = "creator-studio";
-
-struct Stack {
-    livekit: LiveKitServer,
-    backend: Backend,
-    key: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn stack(username: &str) -> Result<Stack> {
-    let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
-    let port = harness::free_tcp_port()?;
-    let livekit = LiveKitServer::with_backend_on(port).await?;
-    let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
-    let key = backend.add_streamer(username).await?;
-    Ok(Stack {
-        livekit,
-        backend,
-        key,
-        _dir: dir,
-    })
-}
 
 fn shots() -> std::path::PathBuf {
     harness::repo_root().join(".onair/screenshots")
@@ -64,7 +42,7 @@ async fn phase_is(desktop: &Desktop, phase: &str, limit: Duration) -> Result<Dur
 
 #[tokio::test]
 async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyring() -> Result<()> {
-    let stack = stack("studio").await?;
+    let stack = Stack::start("studio").await?;
     let url = stack.backend.url("");
     let url = url.trim_end_matches('/');
     let mut desktop = Desktop::start(&[]).await?;
@@ -115,7 +93,7 @@ async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyrin
 #[tokio::test]
 async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_server() -> Result<()>
 {
-    let stack = stack("studio").await?;
+    let stack = Stack::start("studio").await?;
     let url = stack.backend.url("");
     let url = url.trim_end_matches('/').to_owned();
     let mut desktop = Desktop::start(&[]).await?;

@@ -28,6 +28,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::set_preview,
             commands::tray_state,
             commands::tray_click,
+            commands::close_window,
         ])
         .events(collect_events![StudioUpdated])
 }

@@ -113,3 +113,16 @@ pub fn tray_click(app: AppHandle, item: TrayItem) -> Result<(), UiError> {
     tray::activate(&app, item);
     Ok(())
 }
+
+/// For the benchmark: closes the window as its close button would (OnAir stays in the tray).
+#[tauri::command]
+#[specta::specta]
+pub fn close_window(app: AppHandle) -> Result<(), UiError> {
+    test_hooks()?;
+    if let Some(window) = tauri::Manager::get_webview_window(&app, "main") {
+        window
+            .close()
+            .map_err(|e| UiError::new(ErrorKind::Settings, e.to_string()))?;
+    }
+    Ok(())
+}

@@ -121,6 +121,22 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         Ok(info) => tracing::info!(path = %info.path.display(), "LiveKit SDK library loaded"),
         Err(e) => tracing::error!("LiveKit SDK library: {e}"),
     }
+    // `--self-check`: say where the SDK library was found and stop (the package check runs
+    // it on the installed binary).
+    if std::env::args().any(|a| a == "--self-check") {
+        let (code, answer) = match &engine {
+            Ok(info) => (
+                0,
+                serde_json::json!({ "ok": true, "sdk_library": info.path, "resource_dir": app.path().resource_dir().ok() }),
+            ),
+            Err(e) => (
+                1,
+                serde_json::json!({ "ok": false, "error": e.to_string() }),
+            ),
+        };
+        println!("{answer}");
+        std::process::exit(code);
+    }
     let config_dir = app.path().app_config_dir()?;
     let (studio, problem) = Studio::open(&config_dir, Box::new(OsKeyring));
     if let Some(problem) = problem {
