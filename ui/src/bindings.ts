@@ -24,6 +24,8 @@ export const commands = {
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),
 	/**  For tests: activates a tray menu item exactly as a click on it would. */
 	trayClick: (item: TrayItem) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("tray_click", { item })),
+	/**  For the benchmark: closes the window as its close button would (OnAir stays in the tray). */
+	closeWindow: () => typedError<null, UiError_Serialize>(__TAURI_INVOKE("close_window")),
 };
 
 /** Events */
