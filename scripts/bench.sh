@@ -24,7 +24,8 @@ if [ "$part" = all ] || [ "$part" = capture ]; then
   ONAIR_BENCH_SECS=10 cargo bench --bench audio
 fi
 if [ "$part" = all ] || [ "$part" = studio ]; then
-  cargo build --release -p onair-studio --features custom-protocol
+  # The app exactly as packaged (release, assets inside, SDK library from its bundle).
+  bash scripts/package.sh
   bash scripts/with-desktop.sh cargo bench --bench studio
 fi
 if [ "$part" = all ] || [ "$part" = session ]; then

@@ -4,7 +4,8 @@
 #   bash scripts/package.sh            release build → <target>/release/bundle/deb/OnAir_*.deb
 #   bash scripts/package.sh --debug    debug build (quicker; what the test script checks)
 #   add --check to then install it with apt, run the installed binary's self-check (it must
-#   find the bundled SDK library, not the build tree's), and remove it again.
+#   find the bundled SDK library, not the build tree's), go live with it (the studio's go-live
+#   test, driving /usr/bin/onair-studio), and remove it again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,7 +30,7 @@ args=(build --ci --bundles deb)
 (cd src-tauri && "$ROOT/ui/node_modules/.bin/tauri" "${args[@]}")
 DEB="$(ls -t "$TARGET/$PROFILE/bundle/deb/"*.deb | head -1)"
 echo "package: $DEB ($(du -h "$DEB" | cut -f1))"
-dpkg-deb --contents "$DEB" | grep -q './usr/lib/OnAir/liblivekit_ffi.so$' \
+dpkg-deb --contents "$DEB" | grep -E ' (\./)?usr/lib/OnAir/liblivekit_ffi\.so$' >/dev/null \
   || { echo "error: the package does not carry liblivekit_ffi.so" >&2; exit 1; }
 
 [ -n "$CHECK" ] || exit 0
@@ -47,3 +48,6 @@ case "$ANSWER" in
   *'"sdk_library":"/usr/lib/OnAir/liblivekit_ffi.so"'*) echo "ok: $BIN found the bundled SDK library" ;;
   *) echo "error: the installed app did not load the bundled SDK library" >&2; exit 1 ;;
 esac
+printf '\n==> going live with the installed app (tests/studio.rs go_live, on %s)\n' "$BIN"
+bash scripts/with-desktop.sh env ONAIR_STUDIO_BIN="$BIN" \
+  cargo test --quiet --test studio go_live -- --test-threads=1

@@ -11,3 +11,5 @@ cargo build -p onair-cli -p onair-server -p onair-studio
 printf '\n==> cargo test (one test at a time per file: each starts its own server and encodes 720p)\n'
 # Under a virtual display, a private session bus and keyring: the studio's tests need them.
 bash scripts/with-desktop.sh cargo test --workspace -- --test-threads=1
+printf '\n==> the .deb: build, install with apt, start and go live with the installed app, remove\n'
+bash scripts/package.sh --check

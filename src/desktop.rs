@@ -34,7 +34,11 @@ impl Desktop {
                 bail!("the desktop tests need {what} (${var}): run them through scripts/test.sh");
             }
         }
-        let app = harness::built_bin("onair-studio", "onair-studio")?;
+        // ONAIR_STUDIO_BIN: another build of the app (the package check runs the installed one).
+        let app = match std::env::var_os("ONAIR_STUDIO_BIN") {
+            Some(path) => PathBuf::from(path),
+            None => harness::built_bin("onair-studio", "onair-studio")?,
+        };
         let dir = tempfile::tempdir()?;
         let (port, native_port) = (harness::free_tcp_port()?, harness::free_tcp_port()?);
         let log = std::fs::File::create(dir.path().join("app.log"))?;
@@ -189,14 +193,19 @@ impl Desktop {
 
     /// Saves a screenshot of the window as `<dir>/<name>.png` and returns its path.
     pub async fn screenshot(&self, dir: &Path, name: &str) -> Result<PathBuf> {
-        // The DOM may be ahead of the pixels: wait until two frames were painted since.
-        self.client()
-            .execute_async(
-                "const done = arguments[arguments.length - 1];\
-                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-                vec![],
-            )
-            .await?;
+        // The DOM may be ahead of the pixels: wait (at most 2 s) until two frames were painted
+        // since. Without compositing WebKit may not run animation frames for a still page.
+        let painted = self.client().execute_async(
+            "const done = arguments[arguments.length - 1];\
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        );
+        if tokio::time::timeout(Duration::from_secs(2), painted)
+            .await
+            .is_err()
+        {
+            eprintln!("screenshot {name}: no animation frame within 2 s; taking it anyway");
+        }
         let png = self.client().screenshot().await?;
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.png"));

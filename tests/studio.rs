@@ -12,6 +12,11 @@ use serde_json::json;
 
 const CREATOR: &str = "creator-studio";
 
+/// WebKit without compositing (the app's choice where no GPU exists) paints a still page only
+/// when something changes, and WebKitWebDriver's screenshot then waits forever: the tests
+/// keep compositing on.
+const ENV: &[(&str, &str)] = &[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")];
+
 fn shots() -> std::path::PathBuf {
     harness::repo_root().join(".onair/screenshots")
 }
@@ -45,7 +50,7 @@ async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyrin
     let stack = Stack::start("studio").await?;
     let url = stack.backend.url("");
     let url = url.trim_end_matches('/');
-    let mut desktop = Desktop::start(&[]).await?;
+    let mut desktop = Desktop::start(ENV).await?;
     desktop.launch().await?;
     desktop.screenshot(&shots(), "studio-signed-out").await?;
     // A wrong key is refused and nothing is kept.
@@ -96,7 +101,7 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     let stack = Stack::start("studio").await?;
     let url = stack.backend.url("");
     let url = url.trim_end_matches('/').to_owned();
-    let mut desktop = Desktop::start(&[]).await?;
+    let mut desktop = Desktop::start(ENV).await?;
     desktop.launch().await?;
     sign_in(&desktop, &url, &stack.key).await?;
 

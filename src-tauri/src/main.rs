@@ -43,6 +43,7 @@ pub(crate) fn show_window(app: &AppHandle) {
             let studio = app.state::<Studio>().inner().clone();
             window.on_window_event(move |event| {
                 if let tauri::WindowEvent::Destroyed = event {
+                    tracing::info!("window closed; OnAir stays in the tray");
                     let studio = studio.clone();
                     tauri::async_runtime::spawn(async move { studio.set_preview(None).await });
                 }
@@ -112,22 +113,19 @@ fn preview_protocol(
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     let handle = app.handle().clone();
     // The SDK library travels in the bundle's resources; an explicit ONAIR_LIVEKIT_LIB or a
-    // copy next to the binary still wins.
-    let engine = onair_livekit::load(&onair_livekit::LoadOptions {
+    // copy next to the binary still wins. It is loaded when first needed (Go Live, the
+    // preview); a missing one is said at once.
+    let engine = onair_livekit::LoadOptions {
         resource_dir: app.path().resource_dir().ok(),
         ..Default::default()
-    });
-    match &engine {
-        Ok(info) => tracing::info!(path = %info.path.display(), "LiveKit SDK library loaded"),
-        Err(e) => tracing::error!("LiveKit SDK library: {e}"),
-    }
-    // `--self-check`: say where the SDK library was found and stop (the package check runs
-    // it on the installed binary).
+    };
+    // `--self-check`: load it, say from where, and stop (the package check runs this on the
+    // installed binary).
     if std::env::args().any(|a| a == "--self-check") {
-        let (code, answer) = match &engine {
+        let (code, answer) = match onair_livekit::load(&engine) {
             Ok(info) => (
                 0,
-                serde_json::json!({ "ok": true, "sdk_library": info.path, "resource_dir": app.path().resource_dir().ok() }),
+                serde_json::json!({ "ok": true, "sdk_library": info.path, "resource_dir": engine.resource_dir }),
             ),
             Err(e) => (
                 1,
@@ -142,12 +140,15 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(problem) = problem {
         tracing::warn!(kind = ?problem.kind, "{problem}");
     }
-    if let Err(e) = engine {
+    let candidates = engine.candidates();
+    if !candidates.iter().any(|p| p.exists()) {
+        tracing::error!(?candidates, "no LiveKit SDK library found");
         studio.report_problem(onair_app::UiError::new(
             onair_app::ErrorKind::Engine,
-            format!("{e}. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path."),
+            "The LiveKit SDK library is missing. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path.",
         ));
     }
+    studio.set_engine_options(engine);
     let tray = tray::build(&handle, &studio.view())?;
     app.manage(tray);
     app.manage(studio.clone());
@@ -205,16 +206,36 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    if !std::env::args().any(|a| a == "--tray") {
+    let tray_only = std::env::args().any(|a| a == "--tray");
+    if !tray_only {
         show_window(&handle);
     }
+    tracing::info!(tray_only, "OnAir started");
     Ok(())
+}
+
+/// Without a GPU (no DRM render node: VMs, remote desktops, Xvfb) WebKitGTK composites with
+/// software GL, which cost the studio's web process 74 % of a core for the preview against 6 %
+/// without compositing (benches/studio.rs). An explicit setting always wins.
+fn prefer_cheap_webview_rendering() {
+    const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    let has_gpu = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    if !has_gpu && std::env::var_os(VAR).is_none() {
+        // Before any thread exists (the first lines of main), so nothing reads the
+        // environment concurrently.
+        std::env::set_var(VAR, "1");
+    }
 }
 
 fn main() {
     // Before any thread starts: libwebrtc's many short-lived threads otherwise each get a
     // malloc arena and memory grows with every stream.
     onair_livekit::cap_malloc_arenas(1);
+    prefer_cheap_webview_rendering();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -90,6 +90,9 @@ struct Inner {
     preview: PreviewTap,
     /// The chosen camera (or test pattern) opened for the preview while offline.
     idle: tokio::sync::Mutex<Option<(VideoChoice, Sources)>>,
+    /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
+    /// tray does not carry it (about 50 MB).
+    engine: Mutex<onair_livekit::LoadOptions>,
 }
 
 /// Cheap to clone; every clone is the same studio.
@@ -133,9 +136,39 @@ impl Studio {
                 tasks: TaskTracker::new(),
                 preview: PreviewTap::default(),
                 idle: tokio::sync::Mutex::new(None),
+                engine: Mutex::new(onair_livekit::LoadOptions::default()),
             }),
         };
         (studio, problem)
+    }
+
+    /// Where to load the SDK library from when it is first needed (the app's bundled
+    /// resources).
+    pub fn set_engine_options(&self, options: onair_livekit::LoadOptions) {
+        *lock(&self.inner.engine) = options;
+    }
+
+    /// Loads the SDK library unless it is loaded (off the async threads: it takes a while).
+    async fn engine(&self) -> Result<(), UiError> {
+        let options = lock(&self.inner.engine).clone();
+        let loaded = tokio::task::spawn_blocking(move || onair_livekit::load(&options))
+            .await
+            .map_err(|e| {
+                UiError::new(
+                    ErrorKind::Engine,
+                    format!("loading the SDK library failed: {e}"),
+                )
+            })?;
+        match loaded {
+            Ok(info) => {
+                tracing::debug!(path = %info.path.display(), "LiveKit SDK library ready");
+                Ok(())
+            }
+            Err(e) => Err(UiError::new(
+                ErrorKind::Engine,
+                format!("{e}. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path."),
+            )),
+        }
     }
 
     /// Shows a problem found outside the studio (the SDK library failed to load).
@@ -261,6 +294,7 @@ impl Studio {
         let backend = lock(&self.inner.backend)
             .clone()
             .ok_or_else(UiError::signed_out)?;
+        self.engine().await?;
         let mut slot = self.inner.session.lock().await;
         if slot.as_ref().is_some_and(|s| !s.state().is_final()) {
             return Err(UiError::new(ErrorKind::AlreadyLive, "Already live."));
@@ -324,16 +358,23 @@ impl Studio {
         if self.inner.session.try_lock().map_or(true, |s| s.is_some()) {
             return Ok(());
         }
+        self.engine().await?;
         let settings = StudioSettings {
             video: video.clone(),
             ..self.settings()
         }
         .session_settings();
+        // Only the preview sees the idle test pattern: drawn at a quarter of 720p it costs a
+        // quarter as much.
+        let (width, height) = match video {
+            VideoChoice::TestPattern => (640, 360),
+            VideoChoice::Camera { .. } => (settings.width, settings.height),
+        };
         let sources = Sources::start(
             &settings.video,
             &onair_session::AudioInput::Off,
-            settings.width,
-            settings.height,
+            width,
+            height,
             settings.fps,
             Some(self.inner.preview.clone()),
         )
