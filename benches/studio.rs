@@ -179,9 +179,7 @@ async fn bench() -> Result<()> {
         .collect();
     let mut desktop = Desktop::start(&extra).await?;
     desktop.launch().await?;
-    desktop.type_into("#backend-url", url).await?;
-    desktop.type_into("#api-key", &stack.key).await?;
-    desktop.click("#sign-in").await?;
+    desktop.sign_in(url, &stack.key).await?;
     desktop
         .wait_js(
             "the preview",
@@ -203,13 +201,7 @@ async fn bench() -> Result<()> {
     row("idle, window open (preview shown)", &idle, Some(fps));
 
     desktop.click("#go-live").await?;
-    desktop
-        .wait_js(
-            "live",
-            Duration::from_secs(20),
-            "return document.getElementById('phase').dataset.phase === 'live'",
-        )
-        .await?;
+    desktop.wait_phase("live", Duration::from_secs(20)).await?;
     desktop
         .wait_js(
             "stats",

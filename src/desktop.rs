@@ -176,6 +176,30 @@ impl Desktop {
         Ok(())
     }
 
+    /// Signs in through the form and waits for the studio to show.
+    pub async fn sign_in(&self, backend_url: &str, api_key: &str) -> Result<()> {
+        self.type_into("#backend-url", backend_url).await?;
+        self.type_into("#api-key", api_key).await?;
+        self.click("#sign-in").await?;
+        self.wait_js(
+            "the studio after sign-in",
+            Duration::from_secs(10),
+            "return !document.getElementById('studio').hidden",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Waits until the window shows `phase` (offline, live, …); returns how long it took.
+    pub async fn wait_phase(&self, phase: &str, limit: Duration) -> Result<Duration> {
+        self.wait_js(
+            &format!("phase {phase}"),
+            limit,
+            &format!("return document.getElementById('phase').dataset.phase === '{phase}'"),
+        )
+        .await
+    }
+
     /// Calls one of the app's commands from the page, as the window's own code does.
     pub async fn invoke(&self, command: &str, args: Value) -> Result<Value> {
         let script = "const done = arguments[arguments.length - 1];\

@@ -21,30 +21,6 @@ fn shots() -> std::path::PathBuf {
     harness::repo_root().join(".onair/screenshots")
 }
 
-async fn sign_in(desktop: &Desktop, url: &str, key: &str) -> Result<()> {
-    desktop.type_into("#backend-url", url).await?;
-    desktop.type_into("#api-key", key).await?;
-    desktop.click("#sign-in").await?;
-    desktop
-        .wait_js(
-            "the studio after sign-in",
-            Duration::from_secs(10),
-            "return !document.getElementById('studio').hidden",
-        )
-        .await?;
-    Ok(())
-}
-
-async fn phase_is(desktop: &Desktop, phase: &str, limit: Duration) -> Result<Duration> {
-    desktop
-        .wait_js(
-            &format!("phase {phase}"),
-            limit,
-            &format!("return document.getElementById('phase').dataset.phase === '{phase}'"),
-        )
-        .await
-}
-
 #[tokio::test]
 async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyring() -> Result<()> {
     let stack = Stack::start("studio").await?;
@@ -66,7 +42,7 @@ async fn sign_in_survives_a_restart_and_sign_out_removes_the_key_from_the_keyrin
         .await?;
     assert_eq!(keyring_has_key(url)?, None);
 
-    sign_in(&desktop, url, &stack.key).await?;
+    desktop.sign_in(url, &stack.key).await?;
     assert_eq!(keyring_has_key(url)?.as_deref(), Some(stack.key.as_str()));
     assert!(desktop.text("#who-name").await?.starts_with("studio"));
 
@@ -103,7 +79,7 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     let url = url.trim_end_matches('/').to_owned();
     let mut desktop = Desktop::start(ENV).await?;
     desktop.launch().await?;
-    sign_in(&desktop, &url, &stack.key).await?;
+    desktop.sign_in(&url, &stack.key).await?;
 
     // Invalid fields are refused inline before anything is sent.
     desktop.type_into("#title", &"x".repeat(101)).await?;
@@ -161,7 +137,7 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
         "{tray}"
     );
     desktop.click("#go-live").await?;
-    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    desktop.wait_phase("live", Duration::from_secs(20)).await?;
     let timeline = desktop.text("#timeline").await?;
     for step in ["token", "capture", "connect", "publish"] {
         assert!(timeline.contains(step), "{timeline}");
@@ -224,7 +200,9 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     desktop
         .invoke("tray_click", json!({ "item": "end_stream" }))
         .await?;
-    phase_is(&desktop, "offline", Duration::from_secs(10)).await?;
+    desktop
+        .wait_phase("offline", Duration::from_secs(10))
+        .await?;
     desktop
         .wait_js(
             "the teardown report",
@@ -252,9 +230,11 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
 
     // The window's End Stream.
     desktop.click("#go-live").await?;
-    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    desktop.wait_phase("live", Duration::from_secs(20)).await?;
     desktop.click("#end-stream").await?;
-    phase_is(&desktop, "offline", Duration::from_secs(10)).await?;
+    desktop
+        .wait_phase("offline", Duration::from_secs(10))
+        .await?;
     assert_eq!(
         desktop
             .attr("#report-card", "data-all-ok")
@@ -269,7 +249,7 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
 
     // SIGTERM while live: the server sees the creator leave within 2 s, the report is logged.
     desktop.click("#go-live").await?;
-    phase_is(&desktop, "live", Duration::from_secs(20)).await?;
+    desktop.wait_phase("live", Duration::from_secs(20)).await?;
     stack
         .livekit
         .wait_presence("studio", CREATOR, true, Duration::from_secs(5))

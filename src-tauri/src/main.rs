@@ -143,9 +143,8 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     let candidates = engine.candidates();
     if !candidates.iter().any(|p| p.exists()) {
         tracing::error!(?candidates, "no LiveKit SDK library found");
-        studio.report_problem(onair_app::UiError::new(
-            onair_app::ErrorKind::Engine,
-            "The LiveKit SDK library is missing. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path.",
+        studio.report_problem(onair_app::UiError::engine(
+            "The LiveKit SDK library is missing",
         ));
     }
     studio.set_engine_options(engine);

@@ -91,6 +91,14 @@ impl UiError {
         }
     }
 
+    /// The LiveKit SDK library is missing or failed, with what to do.
+    pub fn engine(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::Engine,
+            format!("{detail}. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path."),
+        )
+    }
+
     pub fn signed_out() -> Self {
         Self::new(
             ErrorKind::SignedOut,

@@ -164,10 +164,7 @@ impl Studio {
                 tracing::debug!(path = %info.path.display(), "LiveKit SDK library ready");
                 Ok(())
             }
-            Err(e) => Err(UiError::new(
-                ErrorKind::Engine,
-                format!("{e}. Reinstall OnAir, or set ONAIR_LIVEKIT_LIB to the library's path."),
-            )),
+            Err(e) => Err(UiError::engine(e)),
         }
     }
 
