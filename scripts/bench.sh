@@ -4,9 +4,10 @@
 # event-stream subscribers (about 30 s); camera-format conversion costs and microphone
 # figures (about 20 s).
 # ONAIR_BENCH_RUNS (default 20) and ONAIR_BENCH_SECS (default 30) shorten or lengthen the
-# first part; `bash scripts/bench.sh backend|capture|session|studio` runs only that part
-# (session: 100 go-live/end cycles, about 90 s; studio: the desktop app's memory and CPU,
-# about a minute after its release build).
+# first part; `bash scripts/bench.sh backend|capture|session|studio|viewer` runs only that
+# part (session: 100 go-live/end cycles, about 90 s; studio: the desktop app's memory and
+# CPU, about a minute after its release build; viewer: the viewer page's time to first
+# frame in Chromium and its bytes, about 30 s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,6 +28,10 @@ if [ "$part" = all ] || [ "$part" = studio ]; then
   # The app exactly as packaged (release, assets inside, SDK library from its bundle).
   bash scripts/package.sh
   bash scripts/with-desktop.sh cargo bench --bench studio
+fi
+if [ "$part" = all ] || [ "$part" = viewer ]; then
+  cargo build --release -p onair-cli
+  cargo bench --bench viewer_page
 fi
 if [ "$part" = all ] || [ "$part" = session ]; then
   cargo build --release -p onair-server -p onair-cli

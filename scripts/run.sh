@@ -85,7 +85,7 @@ fi
 
 printf '\n==> starting the OnAir backend on 127.0.0.1:%s (log: %s/backend.log)\n' "$BACKEND_PORT" "$STATE"
 LIVEKIT_URL="ws://127.0.0.1:$PORT" LIVEKIT_API_KEY="$API_KEY" LIVEKIT_API_SECRET="$API_SECRET" \
-  "$BIN/onair-server" serve --bind "127.0.0.1:$BACKEND_PORT" >"$STATE/backend.log" 2>&1 &
+  ONAIR_WEB_DIR="$PWD/ui/dist-viewer" "$BIN/onair-server" serve --bind "127.0.0.1:$BACKEND_PORT" >"$STATE/backend.log" 2>&1 &
 BACKEND=$!
 API="http://127.0.0.1:$BACKEND_PORT/api"
 if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
@@ -99,7 +99,8 @@ URL="ws://127.0.0.1:$PORT"
 cat <<MSG
 
 ==> streamer "$STREAMER" (its API key: $STREAMER_KEY)
-    watch from another terminal (a viewer token from the backend):
+    watch in a browser:        http://127.0.0.1:$BACKEND_PORT/live/$STREAMER
+    or from another terminal (a viewer token from the backend):
       $ONAIR watch --url $URL --token "\$(curl -fsS -X POST $API/streams/$STREAMER/viewer-token | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
     follow the viewer count:   curl -N $API/streams/$STREAMER/viewers/events
     past streams:              curl $API/streams/$STREAMER/history

@@ -5,7 +5,8 @@
 #   - LiveKit's SDK library: the pinned livekit==1.2.0 wheel from PyPI, sha256-checked,
 #     unpacked into .sdk/livekit-1.2.0 (liblivekit_ffi.so + schema descriptors)
 #   - a Python venv (.venv) with the LiveKit Python SDK for the test viewer
-#   - the studio's web UI (npm ci + vite build into ui/dist) and tauri-driver for its tests
+#   - the web UI (npm ci; vite builds the studio's window into ui/dist and the viewer page
+#     into ui/dist-viewer) and tauri-driver for the studio's tests
 # Downloads are cached under $ONAIR_CACHE (default ~/.cache/onair) and reused by every clone.
 set -euo pipefail
 
@@ -25,7 +26,9 @@ APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg p
   # The desktop studio (Tauri 2): WebKitGTK, the tray's appindicator, and for its tests a
   # virtual display, WebKit's WebDriver, a session bus and a keyring.
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev xvfb xauth x11-utils imagemagick
-  webkit2gtk-driver dbus gnome-keyring libsecret-tools keyutils)
+  webkit2gtk-driver dbus gnome-keyring libsecret-tools keyutils
+  # The viewer page's tests: Debian's Chromium driven by playwright-core (no browser download).
+  chromium fonts-dejavu-core)
 # Node for the UI build: Debian's own unless a newer one (with npm) is already installed.
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 missing=()
@@ -122,7 +125,7 @@ if [ "$(cat "$ui/node_modules/.onair-lock" 2>/dev/null)" != "$lock_hash" ]; then
 else
   step "UI packages present"
 fi
-step "building the UI (ui/dist)"
+step "building the UI (the studio into ui/dist, the viewer page into ui/dist-viewer)"
 (cd "$ui" && npm run --silent build >/dev/null)
 
 step "setup complete"

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
+printf '\n==> unit tests of the web UI (vitest)\n'
+npm --prefix ui test --silent
 printf '\n==> building the onair CLI, backend and studio (end-to-end tests run them as processes)\n'
 cargo build -p onair-cli -p onair-server -p onair-studio
 printf '\n==> cargo test (one test at a time per file: each starts its own server and encodes 720p)\n'

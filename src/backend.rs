@@ -63,6 +63,7 @@ impl Backend {
             API_SECRET,
             KEY_SECRET,
         );
+        config.web_dir = harness::repo_root().join("ui/dist-viewer");
         tweak(&mut config);
         let pool = db::open(&self.db_url).await?;
         let state = AppState::new(config, pool);
@@ -412,11 +413,16 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(username: &str) -> Result<Self> {
+        Self::start_with(username, |_| {}).await
+    }
+
+    /// With the backend's configuration changed by `tweak`.
+    pub async fn start_with(username: &str, tweak: impl FnOnce(&mut Config)) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let db_url = format!("sqlite://{}", dir.path().join("onair.db").display());
         let port = harness::free_tcp_port()?;
         let livekit = harness::LiveKitServer::with_backend_on(port).await?;
-        let backend = Backend::start(&livekit.url(), port, &db_url, |_| {}).await?;
+        let backend = Backend::start(&livekit.url(), port, &db_url, tweak).await?;
         let key = backend.add_streamer(username).await?;
         let client = onair_session::BackendClient::new(&backend.url(""), &key);
         Ok(Self {
@@ -426,6 +432,27 @@ impl Stack {
             key,
             _dir: dir,
         })
+    }
+}
+
+impl Stack {
+    /// `onair live --backend` as this stack's streamer (test pattern 1280x720@30 and a tone),
+    /// once the backend has it on air and its session follows the viewer count.
+    pub async fn go_live(&self, username: &str, title: &str) -> Result<harness::JsonProcess> {
+        let mut cmd = tokio::process::Command::new(harness::onair_bin()?);
+        cmd.args(["live", "--json", "--title", title, "--backend"])
+            .arg(self.backend.url(""))
+            .env("ONAIR_API_KEY", &self.key);
+        let mut creator = harness::JsonProcess::spawn(cmd)?;
+        creator.wait_event("live", Duration::from_secs(30)).await?;
+        // Its session follows the count from here on.
+        creator
+            .wait_event("viewers", Duration::from_secs(10))
+            .await?;
+        self.backend
+            .wait_count(username, Duration::from_secs(10), |c| c.live)
+            .await?;
+        Ok(creator)
     }
 }
 

@@ -3,6 +3,7 @@
 //! in-process publisher on our engine.
 
 pub mod backend;
+pub mod browser;
 pub mod desktop;
 pub mod harness;
 pub mod publisher;

@@ -44,6 +44,7 @@ async fn the_openapi_document_describes_every_route() -> Result<()> {
             "/api/me",
             "/api/streams/end",
             "/api/streams/token",
+            "/api/streams/{username}",
             "/api/streams/{username}/history",
             "/api/streams/{username}/viewer-token",
             "/api/streams/{username}/viewers",

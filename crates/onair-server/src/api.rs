@@ -33,8 +33,8 @@ pub const VIEWER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(OpenApi)]
 #[openapi(
     info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
-    paths(me, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
-    components(schemas(Me, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
+    paths(me, stream_status, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
+    components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
     modifiers(&ApiKeyAuth),
     tags((name = "streams", description = "Going live and watching"), (name = "livekit", description = "Called by livekit-server"))
 )]
@@ -88,6 +88,68 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     let streamer = authenticate(&state, &headers).await?;
     Ok(Json(Me {
         username: streamer.username,
+    }))
+}
+
+/// What a viewer page needs before it connects.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StreamStatus {
+    #[schema(example = "alice")]
+    pub username: String,
+    pub live: bool,
+    /// The stream on air; when offline, the last one that was (absent if none ever was).
+    pub stream: Option<StreamSummary>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StreamSummary {
+    pub title: String,
+    /// Pay-per-view price in cents; absent for a free stream.
+    pub ppv_price_cents: Option<i64>,
+    /// Unix milliseconds.
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+impl From<StreamRecord> for StreamSummary {
+    fn from(r: StreamRecord) -> Self {
+        Self {
+            title: r.title,
+            ppv_price_cents: r.ppv_price_cents,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+        }
+    }
+}
+
+/// Whether a streamer is live, with the stream on air or the last one.
+#[utoipa::path(
+    get, path = "/api/streams/{username}", tag = "streams",
+    params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice")),
+    responses(
+        (status = 200, body = StreamStatus),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+    )
+)]
+pub async fn stream_status(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Json<StreamStatus>, ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    let count = state.hub.room(&streamer.username).count();
+    let on_air = match count.stream_id.filter(|_| count.live) {
+        Some(id) => db::stream(&state.db, id).await?,
+        None => None,
+    };
+    let stream = match on_air {
+        Some(record) => Some(record),
+        None => db::history(&state.db, streamer.id, 1).await?.pop(),
+    };
+    Ok(Json(StreamStatus {
+        live: count.live,
+        username: streamer.username,
+        stream: stream.map(Into::into),
     }))
 }
 
@@ -448,7 +510,7 @@ pub async fn livekit_webhook(
     Ok(Json(Health { ok: true }))
 }
 
-async fn streamer_at(
+pub(crate) async fn streamer_at(
     state: &AppState,
     username: Result<Path<String>, PathRejection>,
 ) -> Result<db::Streamer, ApiError> {

@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod live;
+pub mod page;
 pub mod ratelimit;
 pub mod webhook;
 
@@ -69,6 +70,10 @@ pub struct Config {
     /// Seconds between heartbeats on idle event streams.
     #[arg(long, env = "ONAIR_SSE_KEEPALIVE_SECS", default_value = "15")]
     pub sse_keepalive_secs: f64,
+    /// The built viewer page (`npm --prefix ui run build` writes it), served at
+    /// `/live/{username}`.
+    #[arg(long, env = "ONAIR_WEB_DIR", default_value = "ui/dist-viewer")]
+    pub web_dir: std::path::PathBuf,
 }
 
 // Secrets stay out of logs and panics.
@@ -80,6 +85,7 @@ impl std::fmt::Debug for Config {
             .field("livekit_api_key", &self.livekit_api_key)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("web_dir", &self.web_dir)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +110,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             reconcile_secs: 5.0,
             sse_keepalive_secs: 15.0,
+            web_dir: "ui/dist-viewer".into(),
         }
     }
 
@@ -194,6 +201,7 @@ pub fn app(state: AppState) -> Router {
         .merge(publisher_token)
         .merge(viewer_token)
         .route("/api/me", get(api::me))
+        .route("/api/streams/{username}", get(api::stream_status))
         .route("/api/streams/end", post(api::end_stream))
         .route("/api/streams/{username}/viewers", get(api::viewers))
         .route("/api/streams/{username}/viewers/events", get(api::viewer_events))
@@ -201,6 +209,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/livekit/webhook", post(api::livekit_webhook))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/health", get(api::health))
+        .route("/live/{username}", get(page::viewer_page))
+        .nest(
+            "/live/assets",
+            page::assets(&state.config.web_dir.join("assets")),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

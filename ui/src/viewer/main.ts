@@ -1,0 +1,350 @@
+// The viewer page, /live/{username}. The server only serves it for a streamer who exists;
+// this script asks whether they are live, follows the viewer count over server-sent events,
+// and watches through livekit-client. Every timer, the events stream and the room are opened
+// through one Scope, closed when the stream ends or the page is left.
+import "./viewer.css";
+import {
+  DisconnectReason,
+  Room,
+  RoomEvent,
+  Track,
+  type RemoteTrack,
+} from "livekit-client";
+import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
+import { Scope, type OpenCounts } from "./scope";
+import { next, type Effect, type PageEvent, type Phase } from "./state";
+
+interface StreamSummary {
+  title: string;
+  ppv_price_cents: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+}
+interface StreamStatus {
+  username: string;
+  live: boolean;
+  stream: StreamSummary | null;
+}
+interface ViewerCount {
+  live: boolean;
+  viewers: number;
+}
+interface ViewerToken {
+  url: string;
+  token: string;
+}
+
+declare global {
+  interface Window {
+    /** For tests and the benchmark: the phase, what is still open, when each step of
+     * starting to watch finished (ms since navigation began). */
+    onairViewer: {
+      phase: () => Phase;
+      open: () => OpenCounts;
+      firstFrameAt: number | null;
+      marks: Record<string, number>;
+    };
+  }
+}
+
+const username = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
+const api = (path: string) => `/api/streams/${encodeURIComponent(username)}${path}`;
+
+const SKELETON = `
+<header>
+  <a class="brand" href="#"><span class="dot"></span>OnAir</a>
+  <span id="who" class="who"></span>
+  <span id="badge" class="badge">…</span>
+  <span id="viewers" class="viewers" data-count="" data-stale="false"></span>
+</header>
+<main>
+  <div class="stage">
+    <video id="video" muted autoplay playsinline></video>
+    <div id="overlay" class="overlay">
+      <div id="spinner" class="spinner"></div>
+      <h2 id="overlay-title">Loading…</h2>
+      <p id="notice" data-kind=""></p>
+      <button id="action" class="primary" hidden></button>
+    </div>
+    <button id="unmute" class="unmute" hidden>Sound is off · Unmute</button>
+  </div>
+  <div class="meta">
+    <h1 id="title"></h1>
+    <p id="subtitle"></p>
+  </div>
+</main>`;
+
+const app = document.getElementById("app") as HTMLElement;
+app.innerHTML = SKELETON;
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const video = $<HTMLVideoElement>("video");
+
+const scope = new Scope();
+let phase: Phase = "loading";
+/** Bumped on every fresh start, so answers to an earlier attempt are ignored. */
+let generation = 0;
+let info: StreamSummary | null = null;
+let room: Room | null = null;
+let audio: HTMLMediaElement | null = null;
+let muted = true;
+let notice: { kind: Failure | "lost" | "load"; text: string } | null = null;
+let stopClock: (() => void) | null = null;
+
+window.onairViewer = { phase: () => phase, open: () => scope.open(), firstFrameAt: null, marks: {} };
+const mark = (step: string) => (window.onairViewer.marks[step] ??= performance.now());
+mark("script");
+
+function dispatch(event: PageEvent) {
+  const step = next(phase, event);
+  phase = step.phase;
+  perform(step.effect);
+  render();
+}
+
+function perform(effect: Effect) {
+  switch (effect) {
+    case "connect":
+      notice = null;
+      void connect(generation);
+      break;
+    case "leave_room":
+      leaveRoom();
+      break;
+    case "close":
+      leaveRoom();
+      scope.closeAll();
+      stopClock = null;
+      break;
+    case "reload":
+      leaveRoom();
+      scope.closeAll();
+      stopClock = null;
+      notice = null;
+      void start();
+      break;
+  }
+}
+
+async function start() {
+  const gen = ++generation;
+  followViewerCount();
+  try {
+    const response = await fetch(api(""));
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    const status = (await response.json()) as StreamStatus;
+    mark("status");
+    if (gen !== generation) return;
+    info = status.stream;
+    dispatch({ type: "live", live: status.live });
+  } catch {
+    if (gen !== generation) return;
+    notice = { kind: "load", text: "Can't reach OnAir. Check your connection, then try again." };
+    dispatch({ type: "load_failed" });
+  }
+}
+
+/** The count over server-sent events; EventSource reconnects by itself, and the count is
+ * marked stale meanwhile. */
+function followViewerCount() {
+  const events = scope.eventStream(new EventSource(api("/viewers/events")));
+  events.addEventListener("viewers", (message) => {
+    const count = JSON.parse((message as MessageEvent<string>).data) as ViewerCount;
+    const el = $("viewers");
+    el.dataset.count = String(count.viewers);
+    el.dataset.stale = "false";
+    el.textContent = `${count.viewers} watching`;
+    dispatch({ type: "live", live: count.live });
+  });
+  events.addEventListener("error", () => {
+    $("viewers").dataset.stale = "true";
+  });
+}
+
+async function connect(gen: number) {
+  void refreshInfo(gen);
+  const token = await fetchToken(gen);
+  if (!token || gen !== generation) return;
+  mark("token");
+  const r = new Room({ adaptiveStream: false, dynacast: false, disconnectOnPageLeave: true });
+  room = r;
+  scope.room({ close: () => void r.disconnect() });
+  r.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => attach(track))
+    .on(RoomEvent.Reconnecting, () => dispatch({ type: "room_reconnecting" }))
+    .on(RoomEvent.Reconnected, () => dispatch({ type: "room_reconnected" }))
+    // A creator who drops out may come back (the backend keeps the stream open meanwhile):
+    // the end is the backend saying so, or LiveKit closing the room.
+    .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
+      if (room !== r) return; // we left on purpose
+      const ended = reason === DisconnectReason.ROOM_DELETED || reason === DisconnectReason.ROOM_CLOSED;
+      if (!ended) notice = { kind: "lost", text: "The connection to the stream was lost." };
+      dispatch({ type: "room_closed", ended });
+    });
+  try {
+    await r.connect(token.url, token.token);
+    mark("connected");
+  } catch (err) {
+    if (room !== r) return;
+    notice = { kind: "lost", text: `Could not join the stream (${(err as Error).message}).` };
+    dispatch({ type: "room_closed", ended: false });
+  }
+}
+
+async function refreshInfo(gen: number) {
+  try {
+    const response = await fetch(api(""));
+    if (response.ok && gen === generation) {
+      info = ((await response.json()) as StreamStatus).stream;
+      render();
+    }
+  } catch {
+    // The title can wait; watching does not depend on it.
+  }
+}
+
+async function fetchToken(gen: number): Promise<ViewerToken | null> {
+  for (let attempt = 1; ; attempt++) {
+    let outcome: Outcome;
+    try {
+      const response = await fetch(api("/viewer-token"), { method: "POST" });
+      if (response.ok) return (await response.json()) as ViewerToken;
+      outcome = { kind: "http", status: response.status, retryAfterS: parseRetryAfter(response.headers.get("retry-after")) };
+    } catch {
+      outcome = { kind: "network" };
+    }
+    if (gen !== generation) return null;
+    const decision = decide(attempt, outcome);
+    if (decision.action === "done") continue;
+    if (decision.action === "fail") {
+      notice = { kind: decision.failure, text: failureMessage(decision.failure) };
+      dispatch({ type: "token_failed", failure: decision.failure });
+      return null;
+    }
+    await countdown(decision.failure, decision.delayMs);
+    if (gen !== generation) return null;
+  }
+}
+
+/** Says why the page waits and counts the seconds down. */
+async function countdown(failure: Failure, ms: number) {
+  const until = performance.now() + ms;
+  const show = () => {
+    notice = { kind: failure, text: failureMessage(failure, Math.max(1, Math.ceil((until - performance.now()) / 1000))) };
+    render();
+  };
+  show();
+  const stop = scope.interval(show, 1000);
+  await scope.sleep(ms);
+  stop();
+}
+
+function attach(track: RemoteTrack) {
+  if (track.kind === Track.Kind.Video) {
+    mark("subscribed");
+    track.attach(video);
+    video.muted = true;
+    video.requestVideoFrameCallback(() => {
+      window.onairViewer.firstFrameAt ??= mark("first_frame");
+      dispatch({ type: "playing" });
+    });
+  } else if (track.kind === Track.Kind.Audio) {
+    audio = track.attach();
+    // Browsers refuse to start sound nobody asked for: start muted, offer the button.
+    audio.muted = muted;
+    document.body.append(audio);
+  }
+}
+
+function leaveRoom() {
+  const r = room;
+  room = null;
+  if (!r) return;
+  scope.closeRooms();
+  for (const el of [video, audio]) {
+    if (el) el.srcObject = null;
+  }
+  audio?.remove();
+  audio = null;
+}
+
+$("unmute").addEventListener("click", () => {
+  muted = false;
+  if (audio) audio.muted = false;
+  void room?.startAudio();
+  render();
+});
+$("action").addEventListener("click", () => dispatch({ type: "retry" }));
+window.addEventListener("pagehide", () => {
+  leaveRoom();
+  scope.closeAll();
+});
+
+const OVERLAY: Record<Phase, { title: string; spinner: boolean; action?: string }> = {
+  loading: { title: "Loading…", spinner: true },
+  offline: { title: "Not live right now", spinner: false },
+  connecting: { title: "Joining the stream…", spinner: true },
+  live: { title: "", spinner: false },
+  reconnecting: { title: "Reconnecting…", spinner: true },
+  ended: { title: "The stream has ended", spinner: false, action: "Check again" },
+  error: { title: "Can't play this stream", spinner: false, action: "Try again" },
+};
+
+function render() {
+  app.dataset.state = phase;
+  document.title = info?.title && phase !== "offline" ? `${info.title} · ${username} · OnAir` : `${username} · OnAir`;
+  $("who").textContent = username;
+  $("badge").textContent = phase === "live" ? "LIVE" : phase === "reconnecting" ? "RECONNECTING" : phase === "ended" ? "ENDED" : "OFFLINE";
+  const overlay = OVERLAY[phase];
+  $("overlay").hidden = phase === "live";
+  $("overlay-title").textContent = overlay.title;
+  $("spinner").hidden = !overlay.spinner;
+  $("action").hidden = !overlay.action;
+  $("action").textContent = overlay.action ?? "";
+  $("notice").dataset.kind = notice?.kind ?? "";
+  $("notice").textContent = phase === "offline" ? offlineText() : phase === "ended" ? "Thanks for watching." : (notice?.text ?? "");
+  $("unmute").hidden = phase !== "live" || !muted;
+  // Offline, the last stream's title is part of the notice.
+  $("title").textContent = phase === "offline" ? "" : (info?.title ?? "");
+  renderClock();
+}
+
+function offlineText(): string {
+  if (!info?.started_at) return `${username} hasn't streamed yet. This page starts playing when they go live.`;
+  const when = info.ended_at ?? info.started_at;
+  const at = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(when);
+  return `Last live ${relative(when)} (${at})${info.title ? ` — “${info.title}”` : ""}. This page starts playing when ${username} goes live again.`;
+}
+
+function relative(ms: number): string {
+  const seconds = Math.round((ms - Date.now()) / 1000);
+  if (Math.abs(seconds) < 60) return "moments ago";
+  const format = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [["day", 86400], ["hour", 3600], ["minute", 60]];
+  for (const [unit, size] of units) {
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+  }
+  return format.format(seconds, "second");
+}
+
+/** "Live for 00:03:12" while watching, ticking once a second. */
+function renderClock() {
+  const sub = $("subtitle");
+  const started = info?.started_at;
+  if (phase !== "live" || !started) {
+    stopClock?.();
+    stopClock = null;
+    sub.textContent = "";
+    return;
+  }
+  const tick = () => {
+    const s = Math.max(0, Math.floor((Date.now() - started) / 1000));
+    const hh = String(Math.floor(s / 3600)).padStart(2, "0");
+    const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+    const ss = String(s % 60).padStart(2, "0");
+    sub.textContent = `Live for ${hh}:${mm}:${ss}`;
+  };
+  tick();
+  stopClock ??= scope.interval(tick, 1000);
+}
+
+render();
+void start();
