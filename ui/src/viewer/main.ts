@@ -278,6 +278,16 @@ window.addEventListener("pagehide", () => {
   scope.closeAll();
 });
 
+const BADGE: Record<Phase, string> = {
+  loading: "…",
+  offline: "OFFLINE",
+  connecting: "JOINING",
+  live: "LIVE",
+  reconnecting: "RECONNECTING",
+  ended: "ENDED",
+  error: "NOT PLAYING",
+};
+
 const OVERLAY: Record<Phase, { title: string; spinner: boolean; action?: string }> = {
   loading: { title: "Loading…", spinner: true },
   offline: { title: "Not live right now", spinner: false },
@@ -292,7 +302,7 @@ function render() {
   app.dataset.state = phase;
   document.title = info?.title && phase !== "offline" ? `${info.title} · ${username} · OnAir` : `${username} · OnAir`;
   $("who").textContent = username;
-  $("badge").textContent = phase === "live" ? "LIVE" : phase === "reconnecting" ? "RECONNECTING" : phase === "ended" ? "ENDED" : "OFFLINE";
+  $("badge").textContent = BADGE[phase];
   const overlay = OVERLAY[phase];
   $("overlay").hidden = phase === "live";
   $("overlay-title").textContent = overlay.title;
