@@ -21,6 +21,7 @@ pub struct Desktop {
     /// The app's settings (`XDG_CONFIG_HOME`) and the logs.
     pub dir: tempfile::TempDir,
     pub client: Option<Client>,
+    env: Vec<(String, String)>,
 }
 
 impl Desktop {
@@ -64,6 +65,10 @@ impl Desktop {
             app,
             dir,
             client: None,
+            env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         let status = format!("http://127.0.0.1:{port}/status");
         retry_for(
@@ -235,6 +240,41 @@ impl Desktop {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
+    }
+
+    /// Starts the app a second time, as a creator would from the menu, with the same
+    /// environment; returns its exit status (it should hand over to the running one and exit).
+    pub async fn start_again(&self, limit: Duration) -> Result<std::process::ExitStatus> {
+        let mut second = Command::new(&self.app)
+            .env("ONAIR_TEST_HOOKS", "1")
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start the app again")?;
+        let exited = retry_for(limit, Duration::from_millis(20), || {
+            let status = second.try_wait();
+            async move { status?.context("still running") }
+        })
+        .await;
+        if exited.is_err() {
+            let _ = second.kill();
+            let _ = second.wait();
+        }
+        exited.context("the second start did not exit")
+    }
+
+    /// Top-level X windows titled `title` (destroyed windows are gone from the tree).
+    pub fn windows_titled(&self, title: &str) -> Result<usize> {
+        let out = Command::new("xwininfo").args(["-root", "-tree"]).output()?;
+        anyhow::ensure!(out.status.success(), "xwininfo failed");
+        let needle = format!("\"{title}\": (");
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count())
     }
 
     /// What the app logged so far.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use onair_e2e::backend::Stack;
 use onair_e2e::desktop::{keyring_has_key, Desktop};
 use onair_e2e::harness::{self, JsonProcess};
@@ -125,6 +125,15 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
             "return !document.getElementById('go-live').disabled",
         )
         .await?;
+    // The meter shows the tone before going live: 440 Hz at −12 dBFS peak is −15 dBFS RMS.
+    desktop
+        .wait_js(
+            "the meter at the tone's level",
+            Duration::from_secs(5),
+            "const r = Number(document.getElementById('mic-level').dataset.rms); \
+             return r > -16 && r < -14",
+        )
+        .await?;
     let tray = desktop.invoke("tray_state", json!({})).await?;
     assert_eq!(
         (
@@ -179,6 +188,16 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     viewer
         .wait_event("first_frame", Duration::from_secs(10))
         .await?;
+    // The timeline goes on past publishing: frames leaving, then the first viewer.
+    desktop
+        .wait_js(
+            "the timeline's first frames and first viewer",
+            Duration::from_secs(2),
+            "const t = document.getElementById('timeline').textContent; \
+             return t.includes('first frames sent') && t.includes('first viewer')",
+        )
+        .await?;
+    println!("timeline: {}", desktop.text("#timeline").await?);
     desktop
         .wait_js(
             "stats",
@@ -278,6 +297,105 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     .await?;
     let log = desktop.log();
     assert!(log.contains("teardown report"), "{log}");
+    assert!(log.contains("stream ended before exit"), "{log}");
+    desktop.client.take();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_second_start_brings_back_the_window_and_quit_in_the_tray_ends_the_stream_first(
+) -> Result<()> {
+    let stack = Stack::start("studio").await?;
+    let url = stack.backend.url("");
+    let url = url.trim_end_matches('/').to_owned();
+    let mut desktop = Desktop::start(ENV).await?;
+    desktop.launch().await?;
+    desktop.sign_in(&url, &stack.key).await?;
+    desktop.click("#go-live").await?;
+    desktop.wait_phase("live", Duration::from_secs(20)).await?;
+    stack
+        .livekit
+        .wait_presence("studio", CREATOR, true, Duration::from_secs(5))
+        .await?;
+
+    // The window closed, OnAir in the tray; starting it again shows the running one's window
+    // and the second process leaves at once, the stream untouched.
+    // The window goes while the call waits for its answer: no answer is expected.
+    let _ = desktop.invoke("close_window", json!({})).await;
+    harness::retry_for(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            anyhow::ensure!(desktop.windows_titled("OnAir")? == 0, "window still there");
+            Ok(())
+        },
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    let status = desktop.start_again(Duration::from_secs(10)).await?;
+    println!("second start exited in {:?}: {status}", started.elapsed());
+    assert!(status.success(), "{status}");
+    harness::retry_for(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            anyhow::ensure!(desktop.windows_titled("OnAir")? == 1, "no window yet");
+            Ok(())
+        },
+    )
+    .await?;
+    harness::retry_for(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            anyhow::ensure!(desktop.log().contains("OnAir started again"), "not logged");
+            Ok(())
+        },
+    )
+    .await
+    .with_context(|| desktop.log())?;
+    assert_eq!(desktop.pids().len(), 1, "{:?}", desktop.pids());
+    assert!(stack
+        .livekit
+        .participants("studio")
+        .await?
+        .contains(&CREATOR.to_owned()));
+
+    // WebDriver follows the new window; Quit in the tray ends the stream, then the app.
+    let client = desktop.client();
+    let handles = client.windows().await?;
+    client
+        .switch_to_window(handles.last().context("a window")?.clone())
+        .await?;
+    desktop
+        .wait_js(
+            "the window shows live",
+            Duration::from_secs(10),
+            "return document.getElementById('phase')?.dataset.phase === 'live'",
+        )
+        .await?;
+    let _ = desktop
+        .invoke("tray_click", json!({ "item": "quit" }))
+        .await;
+    let gone = stack
+        .livekit
+        .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
+        .await?;
+    println!(
+        "Quit → creator gone from the server: {} ms",
+        gone.as_millis()
+    );
+    harness::retry_for(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            anyhow::ensure!(desktop.pids().is_empty(), "app still running");
+            Ok(())
+        },
+    )
+    .await?;
+    let log = desktop.log();
+    assert!(log.contains("Quit: ending any live stream"), "{log}");
     assert!(log.contains("stream ended before exit"), "{log}");
     desktop.client.take();
     Ok(())

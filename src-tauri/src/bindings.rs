@@ -26,6 +26,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::end_stream,
             commands::reconnect_now,
             commands::set_preview,
+            commands::mic_level,
             commands::tray_state,
             commands::tray_click,
             commands::close_window,

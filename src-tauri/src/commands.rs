@@ -3,8 +3,8 @@
 
 use onair_app::view::ReportView;
 use onair_app::{
-    Account, DeviceList, ErrorKind, Studio, StudioSettings, StudioView, TrayModel, UiError,
-    VideoChoice,
+    Account, DeviceList, ErrorKind, MicLevel, PreviewChoice, Studio, StudioSettings, StudioView,
+    TrayModel, UiError,
 };
 use tauri::{AppHandle, State};
 
@@ -76,14 +76,22 @@ pub async fn reconnect_now(studio: State<'_, Studio>) -> Result<(), UiError> {
     Ok(())
 }
 
-/// Offline: opens `video` for the preview; `None` closes it (the window is hidden).
+/// Offline: opens the chosen picture and sound for the preview and the meter; `None` closes
+/// them (the window is hidden).
 #[tauri::command]
 #[specta::specta]
 pub async fn set_preview(
     studio: State<'_, Studio>,
-    video: Option<VideoChoice>,
+    choice: Option<PreviewChoice>,
 ) -> Result<(), UiError> {
-    studio.set_preview(video).await
+    studio.set_preview(choice).await
+}
+
+/// The meter's reading now (the window asks a dozen times a second while shown).
+#[tauri::command]
+#[specta::specta]
+pub fn mic_level(studio: State<'_, Studio>) -> Option<MicLevel> {
+    studio.mic_level()
 }
 
 fn test_hooks() -> Result<(), UiError> {

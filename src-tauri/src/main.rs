@@ -245,6 +245,7 @@ fn main() {
     let specta = bindings::builder();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("OnAir started again: showing the running one's window");
             show_window(app)
         }))
         .invoke_handler(specta.invoke_handler())

@@ -18,8 +18,13 @@ export const commands = {
 	goLive: (settings: StudioSettings) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("go_live", { settings })),
 	endStream: () => typedError<ReportView | null, UiError_Serialize>(__TAURI_INVOKE("end_stream")),
 	reconnectNow: () => typedError<null, UiError_Serialize>(__TAURI_INVOKE("reconnect_now")),
-	/**  Offline: opens `video` for the preview; `None` closes it (the window is hidden). */
-	setPreview: (video: VideoChoice | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("set_preview", { video })),
+	/**
+	 *  Offline: opens the chosen picture and sound for the preview and the meter; `None` closes
+	 *  them (the window is hidden).
+	 */
+	setPreview: (choice: PreviewChoice | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("set_preview", { choice })),
+	/**  The meter's reading now (the window asks a dozen times a second while shown). */
+	micLevel: () => __TAURI_INVOKE<MicLevel | null>("mic_level"),
 	/**  For tests (CI has no tray host to look at): what the tray shows now. */
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),
 	/**  For tests: activates a tray menu item exactly as a click on it would. */
@@ -92,6 +97,12 @@ export type ErrorKind =
 /**  Go Live while already live. */
 "already_live";
 
+/**  The meter: the level of the sound going out (or that would, before going live). */
+export type MicLevel = {
+	rms_dbfs: number | null,
+	peak_dbfs: number | null,
+};
+
 export type NoticeView = {
 	seq: number,
 	at_ms: number | null,
@@ -104,6 +115,15 @@ export type Phase = { phase: "offline" } |
 { phase: "preparing" } | 
 /**  Joining and publishing. */
 { phase: "connecting" } | { phase: "live" } | { phase: "reconnecting"; attempt: number; detail: string } | { phase: "ending" };
+
+/**
+ *  What the window shows before going live: the picture in the preview, the sound on the
+ *  meter.
+ */
+export type PreviewChoice = {
+	video: VideoChoice,
+	audio: AudioChoice,
+};
 
 export type ReportStep = {
 	step: string,
@@ -209,7 +229,10 @@ export type StudioView_Serialize = {
 
 export type TimelineEntry = {
 	step: string,
+	/**  How long after the previous entry this one finished. */
 	ms: number,
+	/**  How long after Go Live was pressed. */
+	at_ms: number,
 };
 
 export type TrayIcon = "idle" | "live";

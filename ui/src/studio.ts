@@ -43,6 +43,8 @@ const SKELETON = `
         <div class="card">
           <label>Camera <select id="video-select"></select></label>
           <label>Microphone <select id="audio-select"></select></label>
+          <div class="meter" title="Sound level"><div id="mic-meter" class="meter-fill" data-level="none"></div></div>
+          <div id="mic-level" class="note" data-rms="">no sound</div>
           <div id="device-notes" class="note"></div>
         </div>
         <div class="card">
@@ -218,7 +220,8 @@ function render(next: StudioView) {
   text("viewers", count === undefined ? "–" : String(count));
   renderFreshness();
 
-  $("timeline").replaceChildren(...next.timeline.map((s) => li(`${s.step} · ${s.ms} ms`)));
+  // Each step: how long after the one before, and when after Go Live was pressed.
+  $("timeline").replaceChildren(...next.timeline.map((s) => li(`${s.step} · ${s.ms} ms (at ${s.at_ms} ms)`)));
   const stats = next.stats;
   const rows: [string, string][] = stats
     ? [
@@ -298,10 +301,32 @@ async function previewLoop() {
   requestAnimationFrame(previewLoop);
 }
 
+// The meter: the level of the sound going out (before going live, of the sound chosen),
+// −60 dBFS at the left to 0 at the right; green, yellow from −18, red from −6.
+async function meterTick() {
+  if (document.hidden || !view?.account) return;
+  const level = await commands.micLevel();
+  const fill = $("mic-meter");
+  if (!level) {
+    fill.style.width = "0%";
+    fill.dataset.level = "none";
+    $("mic-level").dataset.rms = "";
+    text("mic-level", "no sound");
+    return;
+  }
+  // Floats arrive nullable (JSON has no NaN); silence is −120.
+  const [rms, peak] = [level.rms_dbfs ?? -120, level.peak_dbfs ?? -120];
+  const pct = Math.min(100, Math.max(0, ((rms + 60) / 60) * 100));
+  fill.style.width = `${pct.toFixed(1)}%`;
+  fill.dataset.level = peak >= -6 ? "hot" : rms >= -18 ? "good" : "low";
+  $("mic-level").dataset.rms = rms.toFixed(1);
+  text("mic-level", `${rms.toFixed(0)} dBFS (peak ${peak.toFixed(0)})`);
+}
+
 function syncPreview() {
   if (!view?.account) return;
   const s = settingsFromForm();
-  commands.setPreview(document.hidden ? null : s.video).then((r) => {
+  commands.setPreview(document.hidden ? null : { video: s.video, audio: s.audio }).then((r) => {
     if (r.status === "error") text("device-notes", r.error.message);
   });
 }
@@ -354,6 +379,7 @@ async function start() {
     text("preview-label", $<HTMLSelectElement>("video-select").selectedOptions[0]?.textContent ?? "");
     syncPreview();
   });
+  $("audio-select").addEventListener("change", syncPreview);
   document.addEventListener("visibilitychange", syncPreview);
   $("banner-action").addEventListener("click", async () => {
     const action = $("banner-action").dataset.action;
@@ -369,6 +395,7 @@ async function start() {
   fillForm(settings);
   await checkFields();
   setInterval(renderFreshness, 1000);
+  setInterval(meterTick, 80);
   requestAnimationFrame(previewLoop);
   const listed = await commands.listDevices();
   if (listed.status === "ok") {

@@ -10,7 +10,7 @@ pub mod tray;
 pub mod view;
 
 pub use error::{Action, ErrorKind, UiError};
-pub use settings::{AudioChoice, SettingsStore, StudioSettings, VideoChoice};
+pub use settings::{AudioChoice, PreviewChoice, SettingsStore, StudioSettings, VideoChoice};
 pub use studio::{DeviceList, DeviceOption, KeyStore, OsKeyring, Studio};
 pub use tray::{tray_model, TrayIcon, TrayModel};
-pub use view::{Account, Phase, StudioView};
+pub use view::{Account, MicLevel, Phase, StudioView};

@@ -30,6 +30,14 @@ pub enum AudioChoice {
     },
 }
 
+/// What the window shows before going live: the picture in the preview, the sound on the
+/// meter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct PreviewChoice {
+    pub video: VideoChoice,
+    pub audio: AudioChoice,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct StudioSettings {
     pub video: VideoChoice,

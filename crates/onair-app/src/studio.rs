@@ -21,9 +21,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::error::{ErrorKind, UiError};
-use crate::settings::{Saved, SettingsStore, StudioSettings, VideoChoice};
+use crate::settings::{PreviewChoice, Saved, SettingsStore, StudioSettings, VideoChoice};
 use crate::view::{
-    Account, NoticeView, Phase, ReportView, StatsView, StudioView, TimelineEntry, ViewersView,
+    Account, MicLevel, NoticeView, Phase, ReportView, StatsView, StudioView, TimelineEntry,
+    ViewersView,
 };
 
 /// Where API keys live. The OS keyring in the app; an in-memory one in unit tests.
@@ -65,6 +66,7 @@ pub struct DeviceList {
 
 /// How often stats are sampled while live.
 const STATS_EVERY: Duration = Duration::from_secs(1);
+const FIRST_FRAMES_PROBE: Duration = Duration::from_millis(50);
 
 fn now_ms() -> f64 {
     unix_micros() as f64 / 1e3
@@ -88,8 +90,9 @@ struct Inner {
     tasks: TaskTracker,
     /// The window's preview: fed by the live session's sources, or offline by `idle`.
     preview: PreviewTap,
-    /// The chosen camera (or test pattern) opened for the preview while offline.
-    idle: tokio::sync::Mutex<Option<(VideoChoice, Sources)>>,
+    /// The chosen camera (or test pattern) and sound opened for the preview and the meter
+    /// while offline.
+    idle: tokio::sync::Mutex<Option<(PreviewChoice, Sources)>>,
     /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
     /// tray does not carry it (about 50 MB).
     engine: Mutex<onair_livekit::LoadOptions>,
@@ -287,6 +290,7 @@ impl Studio {
     }
 
     async fn try_go_live(&self, settings: StudioSettings) -> Result<(), UiError> {
+        let pressed = Instant::now();
         settings.validate()?;
         let backend = lock(&self.inner.backend)
             .clone()
@@ -323,7 +327,7 @@ impl Studio {
                     v.live_since_ms = Some(now_ms());
                     v.timeline = timeline(&session);
                 });
-                self.start_mirror(session);
+                self.start_mirror(session, pressed);
                 Ok(())
             }
             Err(e) => {
@@ -338,45 +342,55 @@ impl Studio {
         self.inner.preview.latest_after(seq)
     }
 
-    /// Offline, opens `video` for the preview (closing what was open for it before); `None`
-    /// closes it (the window was hidden or closed). While live the session feeds the preview
-    /// and this does nothing.
-    pub async fn set_preview(&self, video: Option<VideoChoice>) -> Result<(), UiError> {
+    /// The level of the sound going out, or offline of the sound chosen for the preview;
+    /// `None` without sound (audio off, or nothing open).
+    pub fn mic_level(&self) -> Option<MicLevel> {
+        self.inner.preview.level().map(|l| MicLevel {
+            rms_dbfs: l.rms_dbfs as f32,
+            peak_dbfs: l.peak_dbfs as f32,
+        })
+    }
+
+    /// Offline, opens the chosen picture and sound for the preview and the meter (closing
+    /// what was open for them before); `None` closes them (the window was hidden or closed).
+    /// While live the session feeds both and this does nothing.
+    pub async fn set_preview(&self, choice: Option<PreviewChoice>) -> Result<(), UiError> {
         let mut idle = self.inner.idle.lock().await;
-        if idle.as_ref().map(|(choice, _)| choice) == video.as_ref() {
+        if idle.as_ref().map(|(open, _)| open) == choice.as_ref() {
             return Ok(());
         }
         if let Some((_, sources)) = idle.take() {
             let _ = sources.stop(Duration::from_secs(2)).await;
             self.inner.preview.clear();
         }
-        let Some(video) = video else { return Ok(()) };
+        let Some(choice) = choice else { return Ok(()) };
         // Live (or going live): the session's sources feed the preview.
         if self.inner.session.try_lock().map_or(true, |s| s.is_some()) {
             return Ok(());
         }
         self.engine().await?;
         let settings = StudioSettings {
-            video: video.clone(),
+            video: choice.video.clone(),
+            audio: choice.audio.clone(),
             ..self.settings()
         }
         .session_settings();
         // Only the preview sees the idle test pattern: drawn at a quarter of 720p it costs a
         // quarter as much.
-        let (width, height) = match video {
+        let (width, height) = match choice.video {
             VideoChoice::TestPattern => (640, 360),
             VideoChoice::Camera { .. } => (settings.width, settings.height),
         };
         let sources = Sources::start(
             &settings.video,
-            &onair_session::AudioInput::Off,
+            &settings.audio,
             width,
             height,
             settings.fps,
             Some(self.inner.preview.clone()),
         )
         .await?;
-        *idle = Some((video, sources));
+        *idle = Some((choice, sources));
         Ok(())
     }
 
@@ -438,7 +452,7 @@ impl Studio {
     /// Mirrors the session's state, viewer count, notices and stats into the view until it
     /// ends; a session that ends itself (the server deleted the room, the network never came
     /// back) is finished here, through the same path as End.
-    fn start_mirror(&self, session: LiveSession) {
+    fn start_mirror(&self, session: LiveSession, pressed: Instant) {
         let cancel = CancellationToken::new();
         if let Some(old) = lock(&self.inner.mirror).replace(cancel.clone()) {
             old.cancel();
@@ -447,16 +461,35 @@ impl Studio {
         let span = tracing::info_span!("studio-mirror", generation = session.generation());
         self.inner
             .tasks
-            .spawn(async move { studio.mirror(session, cancel).await }.instrument(span));
+            .spawn(async move { studio.mirror(session, pressed, cancel).await }.instrument(span));
     }
 
-    async fn mirror(&self, session: LiveSession, cancel: CancellationToken) {
+    /// Follows the session into the view until it ends; completes the go-live timeline with
+    /// the first frames leaving and the first viewer the backend confirms (`pressed`: when Go
+    /// Live was pressed).
+    async fn mirror(&self, session: LiveSession, pressed: Instant, cancel: CancellationToken) {
         let generation = session.generation() as u32;
         let mut states = session.states();
         let mut notices = session.notices();
         let mut viewers = session.viewers();
         let mut tick = tokio::time::interval(STATS_EVERY);
         let mut last_sent: Option<(u64, Instant)> = None;
+        // Until the first frames leave, look often, so the timeline says when.
+        let mut probe = tokio::time::interval(FIRST_FRAMES_PROBE);
+        let (mut frames_sent, mut first_viewer) = (false, false);
+        let milestone = |step: &str| {
+            let at_ms = crate::view::millis(pressed.elapsed());
+            self.update(|v| {
+                if v.generation == generation {
+                    let previous = v.timeline.last().map_or(0, |e| e.at_ms);
+                    v.timeline.push(TimelineEntry {
+                        step: step.to_owned(),
+                        ms: at_ms.saturating_sub(previous),
+                        at_ms,
+                    });
+                }
+            });
+        };
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -484,7 +517,21 @@ impl Studio {
                     self.update(|v| if v.generation == generation { v.notices = list; });
                 }
                 Some(count) = next_count(&mut viewers) => {
+                    let watched = count.as_ref().is_some_and(|c| c.count > 0);
                     self.update(|v| if v.generation == generation { v.viewers = count; });
+                    if watched && !first_viewer {
+                        first_viewer = true;
+                        milestone("first viewer");
+                    }
+                }
+                _ = probe.tick(), if !frames_sent => {
+                    let sent = session.video_stats().await.is_some_and(|stats| {
+                        stats.layers.first().is_some_and(|layer| layer.frames_sent > 0)
+                    });
+                    if sent {
+                        frames_sent = true;
+                        milestone("first frames sent");
+                    }
                 }
                 _ = tick.tick() => {
                     if let Some(stats) = session.video_stats().await {
@@ -557,13 +604,19 @@ fn viewers_view(view: &ViewerCountView) -> Option<ViewersView> {
     })
 }
 
+/// The session's steps, back to back from when Go Live was pressed.
 fn timeline(session: &LiveSession) -> Vec<TimelineEntry> {
+    let mut at = Duration::ZERO;
     session
         .timeline()
         .into_iter()
-        .map(|s| TimelineEntry {
-            step: s.step.to_owned(),
-            ms: crate::view::millis(s.duration),
+        .map(|s| {
+            at += s.duration;
+            TimelineEntry {
+                step: s.step.to_owned(),
+                ms: crate::view::millis(s.duration),
+                at_ms: crate::view::millis(at),
+            }
         })
         .collect()
 }

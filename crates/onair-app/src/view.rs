@@ -73,7 +73,10 @@ pub struct ViewersView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct TimelineEntry {
     pub step: String,
+    /// How long after the previous entry this one finished.
     pub ms: u32,
+    /// How long after Go Live was pressed.
+    pub at_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -171,4 +174,11 @@ impl Default for StudioView {
             error: None,
         }
     }
+}
+
+/// The meter: the level of the sound going out (or that would, before going live).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, specta::Type)]
+pub struct MicLevel {
+    pub rms_dbfs: f32,
+    pub peak_dbfs: f32,
 }

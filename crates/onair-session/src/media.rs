@@ -124,6 +124,7 @@ impl Sources {
 
         let readers = Readers::default();
         let (tasks, cancel) = (&readers.tasks, &readers.cancel);
+        let meter = preview.clone();
         let frames = Arc::new(AtomicU32::new(0));
         let (video_source, video_label) = match camera {
             Some(camera) => {
@@ -178,12 +179,12 @@ impl Sources {
             Some(Audio::Mic(mic, processor)) => {
                 let info = mic.info();
                 let source = pump::audio_source(&info)?;
-                readers.spawn_mic(mic, processor, source.clone());
+                readers.spawn_mic(mic, processor, source.clone(), meter);
                 (Some(source), Some(format!("microphone {:?}", info.name)))
             }
             Some(Audio::Tone(tone, hz)) => {
                 let source = pump::audio_source(&tone.info())?;
-                pump::spawn_tone(tasks, cancel.clone(), tone, source.clone());
+                pump::spawn_tone(tasks, cancel.clone(), tone, source.clone(), meter);
                 (Some(source), Some(format!("{hz} Hz tone")))
             }
         };
@@ -286,6 +287,7 @@ impl Readers {
         mic: Microphone,
         mut processor: Option<AudioProcessor>,
         source: NativeAudioSource,
+        meter: Option<PreviewTap>,
     ) {
         let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
         self.spawn_reader(
@@ -300,7 +302,12 @@ impl Readers {
             }
             Ok(frame)
         },
-        move |frame| frames_tx.blocking_send(frame).is_ok(),
+        move |frame| {
+            if let Some(meter) = &meter {
+                meter.offer_audio(&frame.frame.samples);
+            }
+            frames_tx.blocking_send(frame).is_ok()
+        },
         |mic| tracing::debug!(report = ?mic.stop(), "microphone closed"),
     );
         let cancel = self.cancel.clone();

@@ -1,4 +1,5 @@
-//! A small, throttled copy of the picture going on air, for the studio's preview. Frames are
+//! A small, throttled copy of the picture going on air, for the studio's preview, and the
+//! level of the sound going with it, for its meter. Frames are
 //! scaled to fit [`PREVIEW_WIDTH`] wide and converted to RGBA at most [`PREVIEW_FPS`] times
 //! a second (about 1 ms each for 720p), and only while someone is looking (a reader asked within [`WATCH_WINDOW`]): a
 //! hidden or closed window costs nothing.
@@ -6,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use onair_capture::analysis::Level;
 use onair_core::I420Frame;
 
 /// As fast as a 30 fps camera delivers: a slower cap would take every other frame (15 fps).
@@ -13,6 +15,8 @@ pub const PREVIEW_FPS: f64 = 30.0;
 pub const PREVIEW_WIDTH: u32 = 384;
 /// A reader that has not asked for this long is gone.
 pub const WATCH_WINDOW: Duration = Duration::from_secs(2);
+/// No sound for this long means no sound source (audio off, or stopped).
+const LEVEL_STALE: Duration = Duration::from_millis(500);
 
 /// One preview picture.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,6 +35,7 @@ struct State {
     seq: u64,
     converted_at: Option<Instant>,
     watched_at: Option<Instant>,
+    level: Option<(Level, Instant)>,
 }
 
 /// Shared by the source that feeds it and the window that reads it. Cheap to clone.
@@ -86,9 +91,35 @@ impl PreviewTap {
         state.latest.clone().filter(|f| f.seq > seq)
     }
 
-    /// Forgets the picture (the source stopped: the window shows no stale frame).
+    /// Sound on its way to the encoder (10 ms of it): measured when a reader is looking.
+    pub fn offer_audio(&self, samples: &[i16]) {
+        let now = Instant::now();
+        let watched = self
+            .lock()
+            .watched_at
+            .is_some_and(|t| now.duration_since(t) < WATCH_WINDOW);
+        if watched {
+            let level = Level::of_i16(samples);
+            self.lock().level = Some((level, now));
+        }
+    }
+
+    /// The level of the newest sound, unless there has been none lately; counts as looking.
+    pub fn level(&self) -> Option<Level> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.watched_at = Some(now);
+        state
+            .level
+            .filter(|(_, at)| now.duration_since(*at) < LEVEL_STALE)
+            .map(|(level, _)| level)
+    }
+
+    /// Forgets the picture and the level (the sources stopped: nothing stale is shown).
     pub fn clear(&self) {
-        self.lock().latest = None;
+        let mut state = self.lock();
+        state.latest = None;
+        state.level = None;
     }
 }
 
@@ -142,6 +173,20 @@ mod tests {
             vec![v; w * h / 4],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_meter_measures_sound_only_while_someone_looks_and_forgets_it_when_cleared() {
+        let tap = PreviewTap::default();
+        let half_scale = vec![16384i16; 480];
+        tap.offer_audio(&half_scale);
+        assert!(tap.lock().level.is_none(), "nobody looked yet");
+        assert!(tap.level().is_none());
+        tap.offer_audio(&half_scale);
+        let level = tap.level().expect("a level");
+        assert!((level.rms_dbfs - -6.02).abs() < 0.01, "{level:?}");
+        tap.clear();
+        assert!(tap.level().is_none());
     }
 
     #[test]

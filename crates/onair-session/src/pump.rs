@@ -59,6 +59,7 @@ pub fn spawn_tone(
     cancel: CancellationToken,
     mut tone: Tone,
     source: NativeAudioSource,
+    preview: Option<crate::PreviewTap>,
 ) {
     tasks.spawn(
         async move {
@@ -69,6 +70,9 @@ pub fn spawn_tone(
                     _ = tick.tick() => {}
                 }
                 let Ok(f) = tone.next_frame() else { break };
+                if let Some(preview) = &preview {
+                    preview.offer_audio(&f.frame.samples);
+                }
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     result = source.capture_frame(&f.frame) => if let Err(err) = result {
@@ -101,6 +105,6 @@ pub fn tone_track(
     let tone = Tone::a440();
     let source = audio_source(&tone.info())?;
     let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
-    spawn_tone(tasks, cancel, tone, source.clone());
+    spawn_tone(tasks, cancel, tone, source.clone(), None);
     Ok((track, source))
 }
