@@ -127,13 +127,15 @@ impl LiveKitServer {
         let webhook = webhook_url
             .map(|u| format!("webhook: {{ api_key: {API_KEY}, urls: [\"{u}\"] }}\n"))
             .unwrap_or_default();
+        // ONAIR_TEST_LIVEKIT_LOG=debug shows every participant's comings and goings.
+        let level = std::env::var("ONAIR_TEST_LIVEKIT_LOG").unwrap_or_else(|_| "warn".into());
         let config = format!(
             "port: {http_port}\n\
              bind_addresses: [\"127.0.0.1\"]\n\
              rtc: {{ udp_port: {udp_port}, tcp_port: {tcp_port}, use_external_ip: false, enable_loopback_candidate: true }}\n\
              keys: {{ {API_KEY}: {API_SECRET} }}\n\
              room: {{ empty_timeout: 30, departure_timeout: 5 }}\n\
-             logging: {{ level: warn }}\n{webhook}"
+             logging: {{ level: {level} }}\n{webhook}"
         );
         std::fs::write(dir.path().join("livekit.yaml"), config)?;
         let child = spawn_livekit(dir.path())?;
@@ -247,6 +249,14 @@ impl LiveKitServer {
             }
         })
         .await
+        .with_context(|| {
+            let log = self.log();
+            let about: Vec<&str> = log.lines().filter(|l| l.contains(identity)).collect();
+            format!(
+                "the server's log about {identity} (ONAIR_TEST_LIVEKIT_LOG=debug for more):\n{}",
+                about[about.len().saturating_sub(20)..].join("\n")
+            )
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod live;
 pub mod page;
 pub mod ratelimit;
+pub mod tickets;
 pub mod webhook;
 
 use std::net::{IpAddr, SocketAddr};
