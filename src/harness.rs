@@ -121,14 +121,23 @@ impl LiveKitServer {
 
     /// `webhook_url`: where the server posts webhooks, if anywhere.
     pub async fn start_with(webhook_url: Option<&str>) -> Result<Self> {
+        // ONAIR_TEST_LIVEKIT_LOG=debug shows every participant's comings and goings.
+        let level = std::env::var("ONAIR_TEST_LIVEKIT_LOG").unwrap_or_else(|_| "warn".into());
+        Self::launch(webhook_url, &level).await
+    }
+
+    /// Logging at debug level: its log then tells a participant's whole story.
+    pub async fn start_verbose() -> Result<Self> {
+        Self::launch(None, "debug").await
+    }
+
+    async fn launch(webhook_url: Option<&str>, level: &str) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let (http_port, tcp_port, udp_port) =
             (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
         let webhook = webhook_url
             .map(|u| format!("webhook: {{ api_key: {API_KEY}, urls: [\"{u}\"] }}\n"))
             .unwrap_or_default();
-        // ONAIR_TEST_LIVEKIT_LOG=debug shows every participant's comings and goings.
-        let level = std::env::var("ONAIR_TEST_LIVEKIT_LOG").unwrap_or_else(|_| "warn".into());
         let config = format!(
             "port: {http_port}\n\
              bind_addresses: [\"127.0.0.1\"]\n\

@@ -43,7 +43,7 @@ fn main() -> Result<()> {
 async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_them() -> Result<()>
 {
     load_engine()?;
-    let server = LiveKitServer::start().await?;
+    let server = LiveKitServer::start_verbose().await?;
     let config = PublisherConfig {
         width: 640,
         height: 360,
@@ -51,6 +51,7 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
     };
     // Figures every 10 cycles show the shape: a leak climbs, a warm-up levels off.
     let mut checkpoints: Vec<(u32, Figures)> = Vec::new();
+    let mut late_leaves = 0;
     for cycle in 1..=50 {
         let identity = format!("creator-{cycle}");
         let publisher = Publisher::start(
@@ -63,9 +64,23 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
         assert!(report.disconnect_confirmed, "cycle {cycle}: {report:?}");
         drop(publisher);
         assert_eq!(onair_livekit::live_handle_count(), 0, "cycle {cycle}");
-        server
+        // The server normally lists a confirmed leave at once. In two CI runs of many it still
+        // listed one after 2 s (not reproduced in 200 local cycles): such a late leave is
+        // measured and shown with the server's own account of it, and only a participant
+        // the server never lets go fails the test.
+        if let Err(late) = server
             .wait_presence("soak", &identity, false, Duration::from_secs(2))
-            .await?;
+            .await
+        {
+            let gone = server
+                .wait_presence("soak", &identity, false, Duration::from_secs(30))
+                .await?;
+            eprintln!(
+                "cycle {cycle}: the server listed {identity} for {:.1} s after its confirmed leave: {late:#}",
+                2.0 + gone.as_secs_f64()
+            );
+            late_leaves += 1;
+        }
         // What a session's teardown does last, once the stream has ended.
         onair_livekit::release_free_memory();
         if cycle == 1 || cycle % 10 == 0 {
@@ -74,6 +89,7 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
             checkpoints.push((cycle, figures));
         }
     }
+    eprintln!("late leaves on the server: {late_leaves} of 50");
     let first = checkpoints[0].1;
     let last = checkpoints.last().expect("cycle 50 ran").1;
     let within = |a: f64, b: f64, pct: f64| (b - a).abs() <= a * pct / 100.0;
