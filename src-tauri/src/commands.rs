@@ -87,7 +87,7 @@ pub async fn set_preview(
     studio.set_preview(choice).await
 }
 
-/// The meter's reading now (the window asks a dozen times a second while shown).
+/// The meter's reading now (the window asks ten times a second while shown).
 #[tauri::command]
 #[specta::specta]
 pub fn mic_level(studio: State<'_, Studio>) -> Option<MicLevel> {

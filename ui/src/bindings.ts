@@ -23,7 +23,7 @@ export const commands = {
 	 *  them (the window is hidden).
 	 */
 	setPreview: (choice: PreviewChoice | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("set_preview", { choice })),
-	/**  The meter's reading now (the window asks a dozen times a second while shown). */
+	/**  The meter's reading now (the window asks ten times a second while shown). */
 	micLevel: () => __TAURI_INVOKE<MicLevel | null>("mic_level"),
 	/**  For tests (CI has no tray host to look at): what the tray shows now. */
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),

@@ -303,24 +303,24 @@ async function previewLoop() {
 
 // The meter: the level of the sound going out (before going live, of the sound chosen),
 // −60 dBFS at the left to 0 at the right; green, yellow from −18, red from −6.
+let meterShown = "";
 async function meterTick() {
   if (document.hidden || !view?.account) return;
   const level = await commands.micLevel();
-  const fill = $("mic-meter");
-  if (!level) {
-    fill.style.width = "0%";
-    fill.dataset.level = "none";
-    $("mic-level").dataset.rms = "";
-    text("mic-level", "no sound");
-    return;
-  }
   // Floats arrive nullable (JSON has no NaN); silence is −120.
-  const [rms, peak] = [level.rms_dbfs ?? -120, level.peak_dbfs ?? -120];
-  const pct = Math.min(100, Math.max(0, ((rms + 60) / 60) * 100));
-  fill.style.width = `${pct.toFixed(1)}%`;
-  fill.dataset.level = peak >= -6 ? "hot" : rms >= -18 ? "good" : "low";
-  $("mic-level").dataset.rms = rms.toFixed(1);
-  text("mic-level", `${rms.toFixed(0)} dBFS (peak ${peak.toFixed(0)})`);
+  const [rms, peak] = level ? [level.rms_dbfs ?? -120, level.peak_dbfs ?? -120] : [null, null];
+  const pct = rms === null ? 0 : Math.min(100, Math.max(0, ((rms + 60) / 60) * 100));
+  const state = rms === null || peak === null ? "none" : peak >= -6 ? "hot" : rms >= -18 ? "good" : "low";
+  const label = rms === null || peak === null ? "no sound" : `${rms.toFixed(0)} dBFS (peak ${peak.toFixed(0)})`;
+  // Repaint only when what is shown changes: without a GPU every repaint costs the web process.
+  const shown = `${pct.toFixed(0)}|${state}|${label}`;
+  if (shown === meterShown) return;
+  meterShown = shown;
+  const fill = $("mic-meter");
+  fill.style.width = `${pct.toFixed(0)}%`;
+  fill.dataset.level = state;
+  $("mic-level").dataset.rms = rms === null ? "" : rms.toFixed(1);
+  text("mic-level", label);
 }
 
 function syncPreview() {
@@ -395,7 +395,7 @@ async function start() {
   fillForm(settings);
   await checkFields();
   setInterval(renderFreshness, 1000);
-  setInterval(meterTick, 80);
+  setInterval(meterTick, 100);
   requestAnimationFrame(previewLoop);
   const listed = await commands.listDevices();
   if (listed.status === "ok") {
