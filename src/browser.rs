@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use crate::harness::repo_root;
+use crate::harness::{repo_root, retry_for};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value>>>>>;
 
@@ -159,21 +159,26 @@ impl Page<'_> {
             .await
     }
 
-    /// Waits until `js` is truthy, at most `limit`; returns its value.
+    /// Waits until `js` is truthy, at most `limit`; returns its value. Polled with `eval` (a
+    /// DevTools call, outside the page's Content-Security-Policy, which forbids the string
+    /// evaluation Playwright's own waitForFunction does inside the page).
     pub async fn wait(&self, js: &str, limit: Duration) -> Result<Value> {
-        self.browser
-            .call(
-                json!({"cmd": "wait", "page": self.id, "js": js, "timeoutMs": limit.as_millis() as u64}),
-                limit + Duration::from_secs(5),
+        retry_for(limit, Duration::from_millis(20), || async {
+            let value = self.eval(js).await?;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false))
+                && value.as_f64() != Some(0.0)
+                && value.as_str() != Some("");
+            anyhow::ensure!(truthy, "last value {value}");
+            Ok(value)
+        })
+        .await
+        .with_context(|| {
+            format!(
+                "waiting for `{js}` (page {}); browser log:\n{}",
+                self.id,
+                self.browser.log()
             )
-            .await
-            .with_context(|| {
-                format!(
-                    "waiting for `{js}` (page {}); browser log:\n{}",
-                    self.id,
-                    self.browser.log()
-                )
-            })
+        })
     }
 
     /// Waits until the page's state is `state` (`#app[data-state]`).

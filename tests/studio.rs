@@ -278,12 +278,23 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     std::process::Command::new("kill")
         .args(["-TERM", &pids[0].to_string()])
         .status()?;
+    ended_before_exit(&mut desktop, &stack, "SIGTERM", "teardown report").await
+}
+
+/// After `how` (SIGTERM, Quit) while live: the server sees the creator leave within 2 s, the
+/// app exits, and its log has `logged` and the report.
+async fn ended_before_exit(
+    desktop: &mut Desktop,
+    stack: &Stack,
+    how: &str,
+    logged: &str,
+) -> Result<()> {
     let gone = stack
         .livekit
         .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
         .await?;
     println!(
-        "SIGTERM → creator gone from the server: {} ms",
+        "{how} → creator gone from the server: {} ms",
         gone.as_millis()
     );
     harness::retry_for(
@@ -296,7 +307,7 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
     )
     .await?;
     let log = desktop.log();
-    assert!(log.contains("teardown report"), "{log}");
+    assert!(log.contains(logged), "{log}");
     assert!(log.contains("stream ended before exit"), "{log}");
     desktop.client.take();
     Ok(())
@@ -377,26 +388,5 @@ async fn a_second_start_brings_back_the_window_and_quit_in_the_tray_ends_the_str
     let _ = desktop
         .invoke("tray_click", json!({ "item": "quit" }))
         .await;
-    let gone = stack
-        .livekit
-        .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
-        .await?;
-    println!(
-        "Quit → creator gone from the server: {} ms",
-        gone.as_millis()
-    );
-    harness::retry_for(
-        Duration::from_secs(10),
-        Duration::from_millis(50),
-        || async {
-            anyhow::ensure!(desktop.pids().is_empty(), "app still running");
-            Ok(())
-        },
-    )
-    .await?;
-    let log = desktop.log();
-    assert!(log.contains("Quit: ending any live stream"), "{log}");
-    assert!(log.contains("stream ended before exit"), "{log}");
-    desktop.client.take();
-    Ok(())
+    ended_before_exit(&mut desktop, &stack, "Quit", "Quit: ending any live stream").await
 }

@@ -1,7 +1,7 @@
 // Drives Debian's Chromium with playwright-core for the Rust end-to-end tests and benchmark
 // (src/browser.rs): one JSON command per stdin line, one JSON answer per stdout line.
 //   {"id":1,"cmd":"open","url":"…","width":1280,"height":720} → {"id":1,"ok":true,"value":<page>}
-//   eval {page, js} · wait {page, js, timeoutMs} · goto {page, url} · screenshot {page, path}
+//   eval {page, js} · goto {page, url} · screenshot {page, path}
 //   close {page} · quit
 // Each page gets its own browser context: separate viewers, nothing shared.
 import { createInterface } from "node:readline";
@@ -37,18 +37,6 @@ const commands = {
   },
   async eval({ page, js }) {
     return get(page).page.evaluate(js);
-  },
-  // Polls with evaluate (a CDP call, outside the page's Content-Security-Policy) rather than
-  // waitForFunction, which evaluates strings inside the page and the page's CSP forbids that.
-  async wait({ page, js, timeoutMs = 10000 }) {
-    const p = get(page).page;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await p.evaluate(js);
-      if (value) return value;
-      if (Date.now() >= deadline) throw new Error(`not true within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   },
   async screenshot({ page, path }) {
     await get(page).page.screenshot({ path });

@@ -58,6 +58,7 @@ pub async fn viewer_page(
             );
         }
     }
+    // Read on every request (a few hundred bytes): a rebuilt page is served without a restart.
     let file = state.config.web_dir.join("live.html");
     match tokio::fs::read_to_string(&file).await {
         Ok(html) => {

@@ -95,16 +95,19 @@ const mark = (step: string) => (window.onairViewer.marks[step] ??= performance.n
 mark("script");
 
 function dispatch(event: PageEvent) {
+  const from = phase;
   const step = next(phase, event);
   phase = step.phase;
-  perform(step.effect);
+  perform(step.effect, from);
   render();
 }
 
-function perform(effect: Effect) {
+function perform(effect: Effect, from: Phase) {
   switch (effect) {
     case "connect":
       notice = null;
+      // Offline, the page holds the last stream's title: the new one is needed.
+      if (from === "offline") void refreshInfo(generation);
       void connect(generation);
       break;
     case "leave_room":
@@ -161,7 +164,6 @@ function followViewerCount() {
 }
 
 async function connect(gen: number) {
-  void refreshInfo(gen);
   const token = await fetchToken(gen);
   if (!token || gen !== generation) return;
   mark("token");
@@ -233,7 +235,7 @@ async function countdown(failure: Failure, ms: number) {
   };
   show();
   const stop = scope.interval(show, 1000);
-  await scope.sleep(ms);
+  await scope.delay(ms);
   stop();
 }
 

@@ -27,7 +27,7 @@ export class Scope {
   }
 
   /** Resolves after `ms`, or never if the scope closes first. */
-  sleep(ms: number): Promise<void> {
+  delay(ms: number): Promise<void> {
     return new Promise((resolve) => this.timeout(resolve, ms));
   }
 
