@@ -2,6 +2,7 @@
 # Installs everything OnAir needs on a fresh Debian 12 machine, idempotently:
 #   - Debian packages (build tools, ffmpeg for the encoder comparison benchmark)
 #   - livekit-server v1.13.5 (go install), linked as .tools/bin/livekit-server
+#   - stripe-mock v0.203.0 (go install; Stripe's API mock for the payment tests)
 #   - LiveKit's SDK library: the pinned livekit==1.2.0 wheel from PyPI, sha256-checked,
 #     unpacked into .sdk/livekit-1.2.0 (liblivekit_ffi.so + schema descriptors)
 #   - a Python venv (.venv) with the LiveKit Python SDK for the test viewer
@@ -13,6 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ONAIR_CACHE:-$HOME/.cache/onair}"
 LIVEKIT_SERVER_VERSION="v1.13.5"
+STRIPE_MOCK_VERSION="v0.203.0"
 SDK_VERSION="1.2.0"
 SDK_WHEEL="livekit-${SDK_VERSION}-py3-none-manylinux_2_28_x86_64.whl"
 SDK_WHEEL_SHA256="9eae2fbf857e0af2516eb03f5285eb5edf0ea0b1aa238268291ccb1a7e11d4d4"
@@ -58,6 +60,19 @@ else
   step "livekit-server $LIVEKIT_SERVER_VERSION present"
 fi
 ln -sf "$server" "$ROOT/.tools/bin/livekit-server"
+
+# --- stripe-mock (Stripe's own API mock, for the pay-per-view tests) -----------------------
+stripe_mock="$CACHE/bin/stripe-mock-$STRIPE_MOCK_VERSION"
+if [ ! -x "$stripe_mock" ]; then
+  step "go: installing stripe-mock $STRIPE_MOCK_VERSION (about 40 s the first time)"
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  mv "$tmp/stripe-mock" "$stripe_mock"
+  rm -rf "$tmp"
+else
+  step "stripe-mock $STRIPE_MOCK_VERSION present"
+fi
+ln -sf "$stripe_mock" "$ROOT/.tools/bin/stripe-mock"
 
 # --- LiveKit SDK library (pinned wheel) ----------------------------------------------------
 sdk_dir="$ROOT/.sdk/livekit-$SDK_VERSION"

@@ -30,6 +30,8 @@ pub struct Backend {
     pub port: u16,
     pub db_url: String,
     livekit_url: String,
+    /// As last started, so a restart keeps it.
+    config: Option<Config>,
     state: Option<AppState>,
     task: Option<JoinHandle<Result<()>>>,
     http: reqwest::Client,
@@ -47,6 +49,7 @@ impl Backend {
             port,
             db_url: db_url.to_owned(),
             livekit_url: livekit_url.to_owned(),
+            config: None,
             state: None,
             task: None,
             http: reqwest::Client::new(),
@@ -56,15 +59,19 @@ impl Backend {
     }
 
     async fn run(&mut self, tweak: impl FnOnce(&mut Config)) -> Result<()> {
-        let mut config = Config::new(
-            &self.db_url,
-            &self.livekit_url,
-            API_KEY,
-            API_SECRET,
-            KEY_SECRET,
-        );
-        config.web_dir = harness::repo_root().join("ui/dist-viewer");
+        let mut config = self.config.take().unwrap_or_else(|| {
+            let mut config = Config::new(
+                &self.db_url,
+                &self.livekit_url,
+                API_KEY,
+                API_SECRET,
+                KEY_SECRET,
+            );
+            config.web_dir = harness::repo_root().join("ui/dist-viewer");
+            config
+        });
         tweak(&mut config);
+        self.config = Some(config.clone());
         let pool = db::open(&self.db_url).await?;
         let state = AppState::new(config, pool);
         let port = self.port;
@@ -439,8 +446,20 @@ impl Stack {
     /// `onair live --backend` as this stack's streamer (test pattern 1280x720@30 and a tone),
     /// once the backend has it on air and its session follows the viewer count.
     pub async fn go_live(&self, username: &str, title: &str) -> Result<harness::JsonProcess> {
+        self.go_live_with(username, title, &[]).await
+    }
+
+    /// The same with more `onair live` arguments (`--ppv-price 4.99`…).
+    pub async fn go_live_with(
+        &self,
+        username: &str,
+        title: &str,
+        extra: &[&str],
+    ) -> Result<harness::JsonProcess> {
         let mut cmd = tokio::process::Command::new(harness::onair_bin()?);
-        cmd.args(["live", "--json", "--title", title, "--backend"])
+        cmd.args(["live", "--json", "--title", title])
+            .args(extra)
+            .arg("--backend")
             .arg(self.backend.url(""))
             .env("ONAIR_API_KEY", &self.key);
         let mut creator = harness::JsonProcess::spawn(cmd)?;

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use backon::{ConstantBuilder, Retryable};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::RoomClient;
@@ -270,6 +270,54 @@ impl LiveKitServer {
 }
 
 impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Stripe's own API mock (`.tools/bin/stripe-mock`, from setup.sh) on a port of its own;
+/// killed on drop. It answers every API call with schema-valid objects and keeps no state.
+pub struct StripeMock {
+    child: Child,
+    pub port: u16,
+}
+
+impl StripeMock {
+    pub async fn start() -> Result<Self> {
+        let bin = repo_root().join(".tools/bin/stripe-mock");
+        ensure!(
+            bin.exists(),
+            "{} is missing: run bash scripts/setup.sh",
+            bin.display()
+        );
+        let port = free_tcp_port()?;
+        let child = Command::new(&bin)
+            .arg("-http-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start stripe-mock")?;
+        retry_for(
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .context("stripe-mock is not listening yet")
+            },
+        )
+        .await?;
+        Ok(Self { child, port })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StripeMock {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -545,7 +593,6 @@ pub async fn settled_process_figures() -> Result<(usize, usize, u64)> {
     }
 }
 
-/// Threads, open file descriptors and resident memory (kB) of this process.
 /// Runs `check` every `every` until it succeeds, for about `limit`; the last failure says
 /// what was still missing.
 pub async fn retry_for<T, Fut>(
@@ -566,6 +613,7 @@ where
         .await
 }
 
+/// Threads, open file descriptors and resident memory (kB) of this process.
 pub fn process_figures() -> (usize, usize, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {

@@ -42,13 +42,18 @@ async fn the_openapi_document_describes_every_route() -> Result<()> {
             "/api/health",
             "/api/livekit/webhook",
             "/api/me",
+            "/api/payments/stripe/webhook",
             "/api/streams/end",
             "/api/streams/token",
             "/api/streams/{username}",
+            "/api/streams/{username}/earnings",
             "/api/streams/{username}/history",
+            "/api/streams/{username}/tickets",
             "/api/streams/{username}/viewer-token",
             "/api/streams/{username}/viewers",
             "/api/streams/{username}/viewers/events",
+            "/api/tickets/{id}",
+            "/api/tickets/{id}/refund",
         ]
     );
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());

@@ -33,10 +33,12 @@ pub const VIEWER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(OpenApi)]
 #[openapi(
     info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
-    paths(me, stream_status, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health),
-    components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody)),
+    paths(me, stream_status, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health,
+          crate::ppv::buy_ticket, crate::ppv::ticket, crate::ppv::refund, crate::ppv::earnings, crate::ppv::stripe_webhook),
+    components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody,
+          crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings)),
     modifiers(&ApiKeyAuth),
-    tags((name = "streams", description = "Going live and watching"), (name = "livekit", description = "Called by livekit-server"))
+    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "livekit", description = "Called by livekit-server"))
 )]
 pub struct ApiDoc;
 
@@ -268,23 +270,36 @@ pub struct ViewerTokenResponse {
     pub expires_at: u64,
 }
 
-/// A subscribe-only token for watching a streamer who is live.
+/// A subscribe-only token for watching a streamer who is live. A pay-per-view stream needs
+/// a paid ticket in the body; the token then holds the ticket for its one viewer.
 #[utoipa::path(
     post, path = "/api/streams/{username}/viewer-token", tag = "streams",
     params(("username" = String, Path, description = "The streamer", pattern = r"^[A-Za-z0-9_-]{3,32}$", example = "alice")),
+    request_body(content = Option<crate::ppv::ViewerTokenRequest>, content_type = "application/json"),
     responses(
         (status = 200, body = ViewerTokenResponse),
-        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 400, body = ErrorBody, description = "Malformed username or body"),
+        (status = 402, body = ErrorBody, description = "Pay-per-view: `payment_required` (with `price_cents`), `payment_pending` or `ticket_refunded`"),
         (status = 404, body = ErrorBody, description = "No such streamer"),
-        (status = 409, body = ErrorBody, description = "`offline`: the streamer is not live"),
+        (status = 409, body = ErrorBody, description = "`offline`: the streamer is not live; `ticket_in_use`: the ticket is watching elsewhere"),
         (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
     )
 )]
 pub async fn viewer_token(
     State(state): State<AppState>,
     username: Result<Path<String>, PathRejection>,
+    body: Bytes,
 ) -> Result<Json<ViewerTokenResponse>, ApiError> {
     let streamer = streamer_at(&state, username).await?;
+    let request: crate::ppv::ViewerTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the body must be empty or JSON like {{\"ticket\": \"tk_…\"}}: {e}"
+            ))
+        })?
+    };
     if !state.hub.is_live(&streamer.username).await {
         return Err(ApiError::Conflict(
             "offline",
@@ -294,13 +309,21 @@ pub async fn viewer_token(
     let mut suffix = [0u8; 8];
     rand::rng().fill_bytes(&mut suffix);
     let identity = format!("viewer-{}", hex::encode(suffix));
+    let ttl = crate::ppv::admit(
+        &state,
+        &streamer.username,
+        request.ticket.as_deref(),
+        &identity,
+    )
+    .await?
+    .unwrap_or(VIEWER_TOKEN_TTL);
     let room = room_name(&streamer.username);
     let now = unix_now();
     let token = mint(
         &state,
         &identity,
         "viewer",
-        VIEWER_TOKEN_TTL,
+        ttl,
         VideoGrants {
             room_join: true,
             room: room.clone(),
@@ -315,7 +338,7 @@ pub async fn viewer_token(
         token,
         room,
         identity,
-        expires_at: (now + VIEWER_TOKEN_TTL).as_secs(),
+        expires_at: (now + ttl).as_secs(),
     }))
 }
 
@@ -503,6 +526,7 @@ pub async fn livekit_webhook(
         }
         Action::Participant { room, event } => {
             hub.apply(&room, &event).await?;
+            crate::ppv::on_participant(&state, &room, &event).await;
         }
         Action::PublisherTracks { room, delta } => hub.publisher_tracks(&room, delta).await,
         Action::Ignore => {}
@@ -521,7 +545,10 @@ pub(crate) async fn streamer_at(
         .ok_or_else(|| ApiError::NotFound(format!("there is no streamer {username:?}")))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<db::Streamer, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<db::Streamer, ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

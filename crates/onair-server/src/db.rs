@@ -260,3 +260,236 @@ pub async fn history(
     .fetch_all(pool)
     .await
 }
+
+/// A pay-per-view ticket as stored; [`TicketRow::rules`] is its state for the pure rules in
+/// `tickets`, [`save_ticket`] writes their outcome back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: String,
+    pub stream_id: i64,
+    pub streamer_id: i64,
+    pub username: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub provider: String,
+    pub checkout_url: Option<String>,
+    pub payment_ref: Option<String>,
+    pub payment: String,
+    pub hold_identity: Option<String>,
+    pub hold_until: Option<i64>,
+    pub hold_joined: bool,
+    pub consumed_at: Option<i64>,
+    pub version: i64,
+}
+
+impl TicketRow {
+    pub fn rules(&self) -> crate::tickets::Ticket {
+        use crate::tickets::{Hold, Payment, Ticket};
+        Ticket {
+            stream_id: self.stream_id,
+            // Only this module writes the column, always from `Payment::as_str`.
+            payment: Payment::parse(&self.payment).unwrap_or(Payment::Awaiting),
+            hold: self.hold_identity.as_ref().map(|identity| Hold {
+                identity: identity.clone(),
+                until_ms: self.hold_until.unwrap_or(0),
+                joined: self.hold_joined,
+            }),
+            consumed_at_ms: self.consumed_at,
+        }
+    }
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.stream_id, s.streamer_id, u.username, t.price_cents, \
+     t.currency, t.provider, t.checkout_url, t.payment_ref, t.payment, t.hold_identity, \
+     t.hold_until, t.hold_joined, t.consumed_at, t.version";
+const TICKET_FROM: &str =
+    "tickets t JOIN streams s ON s.id = t.stream_id JOIN streamers u ON u.id = s.streamer_id";
+
+pub struct NewTicket<'a> {
+    pub id: &'a str,
+    pub stream_id: i64,
+    pub price_cents: i64,
+    pub currency: &'a str,
+    pub provider: &'a str,
+    pub now_ms: i64,
+}
+
+pub async fn create_ticket(pool: &SqlitePool, t: &NewTicket<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tickets (id, stream_id, price_cents, currency, provider, payment, created_at) \
+         VALUES (?, ?, ?, ?, ?, 'awaiting', ?)",
+    )
+    .bind(t.id)
+    .bind(t.stream_id)
+    .bind(t.price_cents)
+    .bind(t.currency)
+    .bind(t.provider)
+    .bind(t.now_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Remembers the provider's checkout for a ticket.
+pub async fn set_checkout(
+    pool: &SqlitePool,
+    id: &str,
+    checkout_id: &str,
+    checkout_url: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tickets SET checkout_id = ?, checkout_url = ? WHERE id = ?")
+        .bind(checkout_id)
+        .bind(checkout_url)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn ticket(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<TicketRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The ticket bound to the viewer `identity`, if any.
+pub async fn ticket_held_by(pool: &SqlitePool, identity: &str) -> sqlx::Result<Option<TicketRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.hold_identity = ?"
+    ))
+    .bind(identity)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Writes the rules' outcome for `row` if nobody changed the ticket since it was read;
+/// `false` means someone did (read it again and decide again).
+pub async fn save_ticket(
+    pool: &SqlitePool,
+    row: &TicketRow,
+    ticket: &crate::tickets::Ticket,
+) -> sqlx::Result<bool> {
+    let hold = ticket.hold.as_ref();
+    let result = sqlx::query(
+        "UPDATE tickets SET payment = ?, hold_identity = ?, hold_until = ?, hold_joined = ?, \
+         consumed_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+    )
+    .bind(ticket.payment.as_str())
+    .bind(hold.map(|h| h.identity.as_str()))
+    .bind(hold.map(|h| h.until_ms))
+    .bind(hold.is_some_and(|h| h.joined))
+    .bind(ticket.consumed_at_ms)
+    .bind(&row.id)
+    .bind(row.version)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records a provider's confirmation: the ticket becomes paid and its price is added to the
+/// earnings, in one transaction. `false` if the event was handled before or the ticket is not
+/// awaiting payment (a replay, or a refund came first): nothing changes then.
+pub async fn confirm_payment(
+    pool: &SqlitePool,
+    event_id: &str,
+    ticket_id: &str,
+    payment_ref: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO payment_events (id, received_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(false);
+    }
+    let paid = sqlx::query(
+        "UPDATE tickets SET payment = 'paid', paid_at = ?, payment_ref = COALESCE(?, payment_ref), \
+         version = version + 1 WHERE id = ? AND payment = 'awaiting'",
+    )
+    .bind(now_ms)
+    .bind(payment_ref)
+    .bind(ticket_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if paid {
+        sqlx::query(
+            "INSERT INTO earnings (ticket_id, entry, stream_id, amount_cents, currency, at) \
+             SELECT id, 'payment', stream_id, price_cents, currency, ? FROM tickets WHERE id = ? \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(now_ms)
+        .bind(ticket_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // The event id is kept either way: a replay of it must change nothing later either.
+    tx.commit().await?;
+    Ok(paid)
+}
+
+/// Records a refund the provider made: the ticket admits nobody any more and its price is
+/// taken back from the earnings. `false` if it was not paid.
+pub async fn record_refund(pool: &SqlitePool, ticket_id: &str, now_ms: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let refunded = sqlx::query(
+        "UPDATE tickets SET payment = 'refunded', refunded_at = ?, hold_identity = NULL, \
+         hold_until = NULL, hold_joined = 0, version = version + 1 \
+         WHERE id = ? AND payment = 'paid'",
+    )
+    .bind(now_ms)
+    .bind(ticket_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if refunded {
+        sqlx::query(
+            "INSERT INTO earnings (ticket_id, entry, stream_id, amount_cents, currency, at) \
+             SELECT id, 'refund', stream_id, -price_cents, currency, ? FROM tickets WHERE id = ? \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(now_ms)
+        .bind(ticket_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(refunded)
+}
+
+/// A stream's earnings.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StreamEarnings {
+    pub stream_id: i64,
+    pub title: String,
+    pub currency: String,
+    /// Payments minus refunds, in cents.
+    pub total_cents: i64,
+    pub paid_tickets: i64,
+    pub refunded_tickets: i64,
+}
+
+/// Per stream (newest first) for the streamer, from the ledger.
+pub async fn earnings(pool: &SqlitePool, streamer_id: i64) -> sqlx::Result<Vec<StreamEarnings>> {
+    sqlx::query_as(
+        "SELECT e.stream_id, s.title, e.currency, SUM(e.amount_cents) AS total_cents, \
+         SUM(e.entry = 'payment') AS paid_tickets, SUM(e.entry = 'refund') AS refunded_tickets \
+         FROM earnings e JOIN streams s ON s.id = e.stream_id WHERE s.streamer_id = ? \
+         GROUP BY e.stream_id, e.currency ORDER BY e.stream_id DESC",
+    )
+    .bind(streamer_id)
+    .fetch_all(pool)
+    .await
+}

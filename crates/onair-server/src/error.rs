@@ -21,6 +21,19 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{0}")]
     BadRequest(String),
+    /// A pay-per-view stream and no ticket that admits this viewer: `kind` says why
+    /// (`payment_required`, `payment_pending`, `ticket_refunded`).
+    #[error("{message}")]
+    PaymentRequired {
+        kind: &'static str,
+        message: String,
+        price_cents: i64,
+        currency: String,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the payment provider failed: {0}")]
+    Payment(#[from] crate::payments::PaymentError),
     #[error("too many requests from this address; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("internal error; the server log has the details")]
@@ -47,14 +60,20 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable: `invalid`, `unauthorized`, `not_found`, `offline`, `bad_request`,
-    /// `rate_limited`, `internal`.
+    /// Stable: `invalid`, `unauthorized`, `forbidden`, `not_found`, `offline`, `bad_request`,
+    /// `rate_limited`, `payment_required`, `payment_pending`, `ticket_refunded`,
+    /// `ticket_in_use`, `free`, `not_paid`, `payment_provider`, `internal`.
     pub kind: String,
     /// For people.
     pub message: String,
     /// The request field at fault (`username`, `title`, `ppv_price`), for `invalid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What a ticket costs, with `payment_required` and the other 402 kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 impl ApiError {
@@ -66,6 +85,9 @@ impl ApiError {
             Self::Conflict(kind, _) => kind,
             Self::BadRequest(_) => "bad_request",
             Self::RateLimited { .. } => "rate_limited",
+            Self::PaymentRequired { kind, .. } => kind,
+            Self::Forbidden(_) => "forbidden",
+            Self::Payment(_) => "payment_provider",
             Self::Internal(_) => "internal",
         }
     }
@@ -77,6 +99,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Payment(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,18 +109,30 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(err) = &self {
-            tracing::error!(error = ?err, "request failed");
+        match &self {
+            Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            Self::Payment(err) => tracing::warn!(error = %err, "payment provider failed"),
+            _ => {}
         }
         let (message, field) = match &self {
             Self::Invalid(f) => (f.message.clone(), Some(f.field.to_owned())),
             other => (other.to_string(), None),
+        };
+        let (price_cents, currency) = match &self {
+            Self::PaymentRequired {
+                price_cents,
+                currency,
+                ..
+            } => (Some(*price_cents), Some(currency.clone())),
+            _ => (None, None),
         };
         let body = ErrorBody {
             error: ErrorDetail {
                 kind: self.kind().to_owned(),
                 message,
                 field,
+                price_cents,
+                currency,
             },
         };
         (self.status(), Json(body)).into_response()

@@ -8,6 +8,8 @@ pub mod error;
 pub mod keys;
 pub mod live;
 pub mod page;
+pub mod payments;
+pub mod ppv;
 pub mod ratelimit;
 pub mod tickets;
 pub mod webhook;
@@ -75,6 +77,56 @@ pub struct Config {
     /// `/live/{username}`.
     #[arg(long, env = "ONAIR_WEB_DIR", default_value = "ui/dist-viewer")]
     pub web_dir: std::path::PathBuf,
+    /// Who takes pay-per-view payments: `stripe`, or `development` (every purchase is
+    /// confirmed at once and no money moves; for local runs only).
+    #[arg(
+        long,
+        env = "ONAIR_PAYMENTS",
+        value_enum,
+        default_value = "development"
+    )]
+    pub payments: Payments,
+    /// Stripe's secret API key (`sk_…`), with `--payments stripe`.
+    #[arg(
+        long,
+        env = "STRIPE_SECRET_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub stripe_secret_key: String,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`) that posts to
+    /// `/api/payments/stripe/webhook`.
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub stripe_webhook_secret: String,
+    /// Stripe's API (stripe-mock in tests).
+    #[arg(
+        long,
+        env = "STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
+    /// The address viewers reach this server at, for checkout's way back to the viewer
+    /// page; by default the request's own `Host`.
+    #[arg(long, env = "ONAIR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Currency of pay-per-view prices (ISO code, lower case).
+    #[arg(long, env = "ONAIR_CURRENCY", default_value = "usd")]
+    pub currency: String,
+    /// Seconds a viewer token holds its ticket for a join before the ticket is free again.
+    #[arg(long, env = "ONAIR_TICKET_RESERVATION_SECS", default_value = "60")]
+    pub ticket_reservation_secs: f64,
+}
+
+/// Pay-per-view payment providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payments {
+    Development,
+    Stripe,
 }
 
 // Secrets stay out of logs and panics.
@@ -87,6 +139,9 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("web_dir", &self.web_dir)
+            .field("payments", &self.payments)
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +167,30 @@ impl Config {
             reconcile_secs: 5.0,
             sse_keepalive_secs: 15.0,
             web_dir: "ui/dist-viewer".into(),
+            payments: Payments::Development,
+            stripe_secret_key: String::new(),
+            stripe_webhook_secret: String::new(),
+            stripe_api_base: "https://api.stripe.com".into(),
+            public_url: None,
+            currency: "usd".into(),
+            ticket_reservation_secs: 60.0,
+        }
+    }
+
+    /// How long a viewer token holds its ticket, in milliseconds.
+    pub fn ticket_reservation_ms(&self) -> i64 {
+        (self.ticket_reservation_secs.clamp(1.0, 3600.0) * 1000.0) as i64
+    }
+
+    /// The configured payment provider.
+    pub fn payment_provider(&self) -> Arc<dyn payments::PaymentProvider> {
+        match self.payments {
+            Payments::Development => Arc::new(payments::Development),
+            Payments::Stripe => Arc::new(payments::Stripe::new(
+                &self.stripe_api_base,
+                &self.stripe_secret_key,
+                &self.stripe_webhook_secret,
+            )),
         }
     }
 
@@ -141,6 +220,7 @@ pub struct AppState {
     pub publisher_limiter: Arc<IpLimiter>,
     pub viewer_limiter: Arc<IpLimiter>,
     pub webhooks: Arc<WebhookReceiver>,
+    pub payments: Arc<dyn payments::PaymentProvider>,
     /// Streamers by API-key hash, so a token request costs one database write and no read.
     /// Entries expire, so a key removed from the database stops working within a minute.
     pub streamers: moka::sync::Cache<String, db::Streamer>,
@@ -170,6 +250,7 @@ impl AppState {
                 &config.livekit_api_key,
                 &config.livekit_api_secret,
             ))),
+            payments: config.payment_provider(),
             streamers: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
@@ -189,11 +270,13 @@ pub fn app(state: AppState) -> Router {
             state.publisher_limiter.clone(),
             ratelimit::limit,
         ));
+    // Buying a ticket starts a checkout at the provider: limited like a viewer token.
     let viewer_token = Router::new()
         .route(
             "/api/streams/{username}/viewer-token",
             post(api::viewer_token),
         )
+        .route("/api/streams/{username}/tickets", post(ppv::buy_ticket))
         .route_layer(axum::middleware::from_fn_with_state(
             state.viewer_limiter.clone(),
             ratelimit::limit,
@@ -208,6 +291,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/streams/{username}/viewers/events", get(api::viewer_events))
         .route("/api/streams/{username}/history", get(api::history))
         .route("/api/livekit/webhook", post(api::livekit_webhook))
+        .route("/api/tickets/{id}", get(ppv::ticket))
+        .route("/api/tickets/{id}/refund", post(ppv::refund))
+        .route("/api/streams/{username}/earnings", get(ppv::earnings))
+        .route("/api/payments/stripe/webhook", post(ppv::stripe_webhook))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/health", get(api::health))
         .route("/live/{username}", get(page::viewer_page))

@@ -402,6 +402,18 @@ impl Hub {
         self.room(name).live.lock().await.is_some()
     }
 
+    /// Whether LiveKit lists `identity` in room `name` right now.
+    pub async fn is_present(&self, name: &str, identity: &str) -> anyhow::Result<bool> {
+        let listed = self.livekit.list_participants(name).await?;
+        Ok(listed.iter().any(|p| p.identity == identity))
+    }
+
+    /// Removes `identity` from room `name` (a viewer who got in without a valid ticket).
+    pub async fn remove_participant(&self, name: &str, identity: &str) -> anyhow::Result<()> {
+        self.livekit.remove_participant(name, identity).await?;
+        Ok(())
+    }
+
     /// Checks one live room against `ListParticipants`: corrects the count, confirms it, and
     /// ends the stream if the creator is no longer there.
     pub async fn reconcile_room(&self, name: &str) -> anyhow::Result<()> {

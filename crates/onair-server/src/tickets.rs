@@ -9,10 +9,13 @@
 //! one ticket is never watched from two places at once; once its viewer has left, the same
 //! ticket lets its holder watch again (a reload), without paying again.
 
-/// How long a viewer token's reservation holds before the ticket is free again.
+/// How long a viewer token's reservation holds before the ticket is free again, by default.
 pub const RESERVATION_MS: i64 = 60_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Payment {
     /// Checkout started, no confirmation from the provider yet.
     Awaiting,
@@ -20,6 +23,25 @@ pub enum Payment {
     Paid,
     /// Refunded through the provider: no longer admits anyone, earns nothing.
     Refunded,
+}
+
+impl Payment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Awaiting => "awaiting",
+            Self::Paid => "paid",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "awaiting" => Some(Self::Awaiting),
+            "paid" => Some(Self::Paid),
+            "refunded" => Some(Self::Refunded),
+            _ => None,
+        }
+    }
 }
 
 /// The participant a ticket is bound to right now.
@@ -76,8 +98,14 @@ impl Ticket {
     }
 
     /// A viewer token for `identity` to watch `stream_id`: binds the ticket to it and
-    /// reserves it for [`RESERVATION_MS`].
-    pub fn admit(&mut self, stream_id: i64, identity: &str, now_ms: i64) -> Result<(), Refusal> {
+    /// reserves it for `reservation_ms`.
+    pub fn admit(
+        &mut self,
+        stream_id: i64,
+        identity: &str,
+        now_ms: i64,
+        reservation_ms: i64,
+    ) -> Result<(), Refusal> {
         match self.payment {
             Payment::Awaiting => return Err(Refusal::NotPaid),
             Payment::Refunded => return Err(Refusal::Refunded),
@@ -86,16 +114,12 @@ impl Ticket {
         if stream_id != self.stream_id {
             return Err(Refusal::OtherStream);
         }
-        if self
-            .hold
-            .as_ref()
-            .is_some_and(|h| h.joined || h.until_ms > now_ms)
-        {
+        if self.in_use(now_ms) {
             return Err(Refusal::InUse);
         }
         self.hold = Some(Hold {
             identity: identity.to_owned(),
-            until_ms: now_ms + RESERVATION_MS,
+            until_ms: now_ms + reservation_ms,
             joined: false,
         });
         Ok(())
@@ -129,6 +153,34 @@ impl Ticket {
         }
     }
 
+    /// The provider confirmed the payment; `false` if it was confirmed before (a repeated
+    /// confirmation must not count twice) or refunded since.
+    pub fn paid(&mut self) -> bool {
+        if self.payment == Payment::Awaiting {
+            self.payment = Payment::Paid;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A refund went through: the ticket admits nobody from now on. `false` if it was not paid.
+    pub fn refunded(&mut self) -> bool {
+        if self.payment == Payment::Paid {
+            self.payment = Payment::Refunded;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a viewer holds it right now (watching, or a reservation not yet lapsed).
+    pub fn in_use(&self, now_ms: i64) -> bool {
+        self.hold
+            .as_ref()
+            .is_some_and(|h| h.joined || h.until_ms > now_ms)
+    }
+
     /// Whether this ticket's payment counts towards earnings.
     pub fn earns(&self) -> bool {
         self.payment == Payment::Paid
@@ -149,21 +201,30 @@ mod tests {
     #[test]
     fn an_unpaid_or_refunded_ticket_admits_nobody() {
         let mut t = Ticket::new(7);
-        assert_eq!(t.admit(7, "viewer-a", 0), Err(Refusal::NotPaid));
+        assert_eq!(
+            t.admit(7, "viewer-a", 0, RESERVATION_MS),
+            Err(Refusal::NotPaid)
+        );
         t.payment = Payment::Refunded;
-        assert_eq!(t.admit(7, "viewer-a", 0), Err(Refusal::Refunded));
+        assert_eq!(
+            t.admit(7, "viewer-a", 0, RESERVATION_MS),
+            Err(Refusal::Refunded)
+        );
         assert!(!t.earns());
     }
 
     #[test]
     fn a_ticket_is_good_for_its_own_stream_only() {
-        assert_eq!(paid().admit(8, "viewer-a", 0), Err(Refusal::OtherStream));
+        assert_eq!(
+            paid().admit(8, "viewer-a", 0, RESERVATION_MS),
+            Err(Refusal::OtherStream)
+        );
     }
 
     #[test]
     fn a_token_reserves_the_ticket_but_only_a_confirmed_join_consumes_it() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 1_000).unwrap();
+        t.admit(7, "viewer-a", 1_000, RESERVATION_MS).unwrap();
         assert_eq!(t.consumed_at_ms, None);
         assert_eq!(t.joined("viewer-a", true, 2_000), Joined::Consumed);
         assert_eq!(t.consumed_at_ms, Some(2_000));
@@ -172,12 +233,15 @@ mod tests {
     #[test]
     fn a_second_place_is_refused_while_the_ticket_is_reserved_or_watched() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
-        assert_eq!(t.admit(7, "viewer-b", 1_000), Err(Refusal::InUse));
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
+        assert_eq!(
+            t.admit(7, "viewer-b", 1_000, RESERVATION_MS),
+            Err(Refusal::InUse)
+        );
         t.joined("viewer-a", true, 2_000);
         // Long after the reservation would have lapsed: still watching, still refused.
         assert_eq!(
-            t.admit(7, "viewer-b", 10 * RESERVATION_MS),
+            t.admit(7, "viewer-b", 10 * RESERVATION_MS, RESERVATION_MS),
             Err(Refusal::InUse)
         );
     }
@@ -185,8 +249,10 @@ mod tests {
     #[test]
     fn an_unused_reservation_lapses_and_the_ticket_is_valid_again() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
-        assert!(t.admit(7, "viewer-b", RESERVATION_MS + 1).is_ok());
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
+        assert!(t
+            .admit(7, "viewer-b", RESERVATION_MS + 1, RESERVATION_MS)
+            .is_ok());
         assert_eq!(t.consumed_at_ms, None);
         // The first token's late join changes nothing: the ticket is bound to viewer-b.
         assert_eq!(
@@ -198,16 +264,16 @@ mod tests {
     #[test]
     fn an_aborted_connection_leaves_the_ticket_unconsumed_and_free() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
         assert!(t.released("viewer-a"));
         assert_eq!(t.consumed_at_ms, None);
-        assert!(t.admit(7, "viewer-b", 1).is_ok());
+        assert!(t.admit(7, "viewer-b", 1, RESERVATION_MS).is_ok());
     }
 
     #[test]
     fn a_join_while_the_streamer_is_not_live_does_not_consume() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
         assert_eq!(t.joined("viewer-a", false, 1), Joined::Ignored);
         assert_eq!(t.consumed_at_ms, None);
     }
@@ -215,20 +281,40 @@ mod tests {
     #[test]
     fn after_its_viewer_left_the_same_ticket_watches_again_without_paying() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
         t.joined("viewer-a", true, 1);
         assert!(t.released("viewer-a"));
-        t.admit(7, "viewer-c", 5).unwrap();
+        t.admit(7, "viewer-c", 5, RESERVATION_MS).unwrap();
         assert_eq!(t.joined("viewer-c", true, 6), Joined::Rejoined);
         assert_eq!(t.consumed_at_ms, Some(1));
         assert!(t.earns());
     }
 
     #[test]
+    fn a_payment_confirmed_twice_counts_once_and_a_refund_stops_the_ticket() {
+        let mut t = Ticket::new(7);
+        assert!(t.paid());
+        assert!(!t.paid());
+        assert!(t.earns());
+        assert!(t.refunded());
+        assert!(!t.refunded());
+        assert!(!t.earns());
+        // A late confirmation after the refund does not bring it back.
+        assert!(!t.paid());
+        assert_eq!(
+            t.admit(7, "viewer-a", 0, RESERVATION_MS),
+            Err(Refusal::Refunded)
+        );
+    }
+
+    #[test]
     fn someone_else_leaving_does_not_free_the_ticket() {
         let mut t = paid();
-        t.admit(7, "viewer-a", 0).unwrap();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
         assert!(!t.released("viewer-z"));
-        assert_eq!(t.admit(7, "viewer-b", 1), Err(Refusal::InUse));
+        assert_eq!(
+            t.admit(7, "viewer-b", 1, RESERVATION_MS),
+            Err(Refusal::InUse)
+        );
     }
 }

@@ -1,0 +1,567 @@
+//! Pay-per-view over HTTP: buying a ticket, its state, admitting a viewer with it, the
+//! payment provider's webhook, LiveKit's joins and leaves applied to tickets, refunds and
+//! earnings. The rules themselves are in [`crate::tickets`].
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use onair_core::viewers::{Change, ParticipantEvent};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::{authenticate, streamer_at};
+use crate::db::{self, TicketRow};
+use crate::error::ErrorBody;
+use crate::live::now_ms;
+use crate::payments::{Notice, PaymentError, Purchase};
+use crate::tickets::{Payment, Refusal};
+use crate::{room_name, ApiError, AppState};
+
+/// A ticket as its holder and the streamer see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketView {
+    /// The ticket's secret: whoever has it may watch with it.
+    #[schema(example = "tk_5f0c…")]
+    pub id: String,
+    pub username: String,
+    /// The one stream it is good for.
+    pub stream_id: i64,
+    pub price_cents: i64,
+    pub currency: String,
+    /// `stripe` or `development`.
+    pub provider: String,
+    pub payment: Payment,
+    /// Used to watch at least once (LiveKit confirmed the join).
+    pub consumed: bool,
+    /// A viewer holds it right now (watching, or a token not yet used).
+    pub in_use: bool,
+    /// Where to pay, while payment is awaited.
+    pub checkout_url: Option<String>,
+}
+
+impl TicketView {
+    fn of(row: &TicketRow) -> Self {
+        let rules = row.rules();
+        Self {
+            id: row.id.clone(),
+            username: row.username.clone(),
+            stream_id: row.stream_id,
+            price_cents: row.price_cents,
+            currency: row.currency.clone(),
+            provider: row.provider.clone(),
+            payment: rules.payment,
+            consumed: rules.consumed_at_ms.is_some(),
+            in_use: rules.in_use(now_ms()),
+            checkout_url: row
+                .checkout_url
+                .clone()
+                .filter(|_| rules.payment == Payment::Awaiting),
+        }
+    }
+}
+
+fn new_ticket_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("tk_{}", hex::encode(bytes))
+}
+
+fn valid_ticket_id(id: &str) -> bool {
+    id.strip_prefix("tk_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn ticket_at(
+    state: &AppState,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<TicketRow, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if !valid_ticket_id(&id) {
+        return Err(ApiError::BadRequest(
+            "a ticket id looks like tk_ followed by 32 hex digits".into(),
+        ));
+    }
+    db::ticket(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("there is no such ticket".into()))
+}
+
+/// The pay-per-view stream `username` has on air: its id and price. `None` for a free one.
+async fn paid_stream_on_air(
+    state: &AppState,
+    username: &str,
+) -> Result<Option<(i64, i64)>, ApiError> {
+    let count = state.hub.room(username).count();
+    let Some(stream_id) = count.stream_id.filter(|_| count.live) else {
+        return Err(ApiError::Conflict(
+            "offline",
+            format!("{username} is not live right now"),
+        ));
+    };
+    let record = db::stream(&state.db, stream_id).await?;
+    Ok(record
+        .and_then(|r| r.ppv_price_cents)
+        .map(|price| (stream_id, price)))
+}
+
+/// Where checkout sends the buyer back: the viewer page, carrying the ticket.
+fn page_url(state: &AppState, headers: &HeaderMap, username: &str) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:8080");
+        format!("http://{host}")
+    });
+    format!("{}/live/{username}", base.trim_end_matches('/'))
+}
+
+/// Buys a ticket for the stream on air: answers the ticket and, with Stripe, the checkout
+/// page to send the buyer to. The ticket is paid once the provider confirms (with the
+/// development provider, at once).
+#[utoipa::path(
+    post, path = "/api/streams/{username}/tickets", tag = "pay-per-view",
+    params(("username" = String, Path, description = "The streamer", example = "alice")),
+    responses(
+        (status = 201, body = TicketView, description = "Pay at `checkout_url` (absent when already paid)"),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+        (status = 409, body = ErrorBody, description = "`offline`, or `free`: this stream needs no ticket"),
+        (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
+        (status = 502, body = ErrorBody, description = "`payment_provider`: the provider failed; try again"),
+    )
+)]
+pub async fn buy_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    let streamer = streamer_at(&state, username).await?;
+    let Some((stream_id, price_cents)) = paid_stream_on_air(&state, &streamer.username).await?
+    else {
+        return Err(ApiError::Conflict(
+            "free",
+            format!(
+                "{}'s stream is free to watch: no ticket needed",
+                streamer.username
+            ),
+        ));
+    };
+    let id = new_ticket_id();
+    let now = now_ms();
+    db::create_ticket(
+        &state.db,
+        &db::NewTicket {
+            id: &id,
+            stream_id,
+            price_cents,
+            currency: &state.config.currency,
+            provider: state.payments.name(),
+            now_ms: now,
+        },
+    )
+    .await?;
+    let page = page_url(&state, &headers, &streamer.username);
+    let title = db::stream(&state.db, stream_id)
+        .await?
+        .map(|r| r.title)
+        .unwrap_or_default();
+    let description = format!("{} — {title}", streamer.username);
+    let checkout = state
+        .payments
+        .checkout(&Purchase {
+            ticket_id: &id,
+            amount_cents: price_cents,
+            currency: &state.config.currency,
+            description: &description,
+            return_url: &format!("{page}?ticket={id}"),
+            cancel_url: &format!("{page}?checkout=cancelled"),
+        })
+        .await?;
+    db::set_checkout(&state.db, &id, &checkout.id, checkout.url.as_deref()).await?;
+    if checkout.paid {
+        db::confirm_payment(&state.db, &checkout.id, &id, None, now_ms()).await?;
+    }
+    let row = db::ticket(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {id} vanished")))?;
+    tracing::info!(ticket = %&id[..7], stream_id, provider = state.payments.name(), paid = checkout.paid, "ticket bought");
+    Ok((StatusCode::CREATED, Json(TicketView::of(&row))))
+}
+
+/// A ticket's state: paid yet, used, in use.
+#[utoipa::path(
+    get, path = "/api/tickets/{id}", tag = "pay-per-view",
+    params(("id" = String, Path, description = "The ticket")),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 400, body = ErrorBody, description = "Not a ticket id"),
+        (status = 404, body = ErrorBody, description = "No such ticket"),
+    )
+)]
+pub async fn ticket(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(TicketView::of(&ticket_at(&state, id).await?)))
+}
+
+/// For a viewer token: whether `username`'s stream needs a ticket, and if so binds `ticket`
+/// to `identity` and reserves it. Answers how long the token may live (a pay-per-view token
+/// dies with its reservation, so a late join cannot ride on a ticket someone else now
+/// holds); `None` for a free stream.
+pub async fn admit(
+    state: &AppState,
+    username: &str,
+    ticket: Option<&str>,
+    identity: &str,
+) -> Result<Option<std::time::Duration>, ApiError> {
+    let Some((stream_id, price_cents)) = paid_stream_on_air(state, username).await? else {
+        return Ok(None);
+    };
+    let required = |kind: &'static str, message: String| ApiError::PaymentRequired {
+        kind,
+        message,
+        price_cents,
+        currency: state.config.currency.clone(),
+    };
+    let price = format_price(price_cents, &state.config.currency);
+    let Some(ticket_id) = ticket.filter(|t| valid_ticket_id(t)) else {
+        return Err(required(
+            "payment_required",
+            format!("{username}'s stream is pay-per-view: a ticket costs {price}"),
+        ));
+    };
+    let reservation = state.config.ticket_reservation_ms();
+    // A compare-and-swap loop: two requests racing for one ticket cannot both get it.
+    for _ in 0..5 {
+        let Some(row) = db::ticket(&state.db, ticket_id).await? else {
+            return Err(required(
+                "payment_required",
+                format!(
+                    "this ticket is unknown here; a ticket for {username}'s stream costs {price}"
+                ),
+            ));
+        };
+        let mut rules = row.rules();
+        let now = now_ms();
+        let mut outcome = rules.admit(stream_id, identity, now, reservation);
+        if outcome == Err(Refusal::InUse) && holder_is_gone(state, username, &row).await {
+            // Its viewer left without LiveKit telling us (a lost webhook): free it.
+            rules.hold = None;
+            outcome = rules.admit(stream_id, identity, now, reservation);
+        }
+        match outcome {
+            Ok(()) => {
+                if db::save_ticket(&state.db, &row, &rules).await? {
+                    return Ok(Some(std::time::Duration::from_millis(reservation as u64)));
+                }
+            }
+            Err(Refusal::NotPaid) => {
+                return Err(required(
+                    "payment_pending",
+                    "this ticket's payment is not confirmed yet; try again in a moment".into(),
+                ))
+            }
+            Err(Refusal::Refunded) => {
+                return Err(required(
+                    "ticket_refunded",
+                    format!("this ticket was refunded; a new one costs {price}"),
+                ))
+            }
+            Err(Refusal::OtherStream) => return Err(required(
+                "payment_required",
+                format!(
+                    "this ticket was for an earlier stream; a ticket for this one costs {price}"
+                ),
+            )),
+            Err(Refusal::InUse) => return Err(ApiError::Conflict(
+                "ticket_in_use",
+                "this ticket is being used to watch somewhere else; close the other player first"
+                    .into(),
+            )),
+        }
+    }
+    Err(ApiError::Conflict(
+        "ticket_in_use",
+        "this ticket is being used from several places at once; try again".into(),
+    ))
+}
+
+/// A ticket held by a viewer LiveKit no longer lists (asked only when the ticket looks taken).
+async fn holder_is_gone(state: &AppState, username: &str, row: &TicketRow) -> bool {
+    let Some(identity) = row.hold_identity.as_deref().filter(|_| row.hold_joined) else {
+        return false;
+    };
+    match state.hub.is_present(&room_name(username), identity).await {
+        Ok(present) => !present,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot ask LiveKit whether a ticket's viewer is still there");
+            false
+        }
+    }
+}
+
+fn format_price(cents: i64, currency: &str) -> String {
+    format!(
+        "{}.{:02} {}",
+        cents / 100,
+        cents % 100,
+        currency.to_uppercase()
+    )
+}
+
+/// LiveKit says a participant joined or left `room`: a ticket bound to it is consumed (a
+/// confirmed join while the streamer is live) or let go. A join with a token whose
+/// reservation went to someone else is thrown out of the room.
+pub async fn on_participant(state: &AppState, room: &str, event: &ParticipantEvent) {
+    let result = async {
+        let (identity, joined) = match &event.change {
+            Change::Joined(p) => (&p.identity, true),
+            Change::Left(p) => (&p.identity, false),
+        };
+        for _ in 0..5 {
+            let Some(row) = db::ticket_held_by(&state.db, identity).await? else {
+                if joined {
+                    refuse_unticketed(state, room, identity).await;
+                }
+                return anyhow::Ok(());
+            };
+            let mut rules = row.rules();
+            if joined {
+                let count = state.hub.room(room).count();
+                let live = count.live && count.stream_id == Some(row.stream_id);
+                let outcome = rules.joined(identity, live, now_ms());
+                if !db::save_ticket(&state.db, &row, &rules).await? {
+                    continue;
+                }
+                tracing::info!(ticket = %&row.id[..7], ?outcome, "viewer with a ticket joined");
+            } else {
+                rules.released(identity);
+                if !db::save_ticket(&state.db, &row, &rules).await? {
+                    continue;
+                }
+                tracing::info!(ticket = %&row.id[..7], "viewer with a ticket left; the ticket is free");
+            }
+            return Ok(());
+        }
+        anyhow::bail!("the ticket kept changing under the webhook")
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, room, "applying a join or leave to tickets failed");
+    }
+}
+
+/// A viewer in a pay-per-view room whose identity holds no ticket (its reservation lapsed
+/// and went to someone else before it joined): removed.
+async fn refuse_unticketed(state: &AppState, room: &str, identity: &str) {
+    if !identity.starts_with("viewer-") {
+        return;
+    }
+    let paid = matches!(paid_stream_on_air(state, room).await, Ok(Some(_)));
+    if paid {
+        tracing::warn!(
+            room,
+            identity,
+            "a viewer joined a pay-per-view stream without a ticket; removing it"
+        );
+        if let Err(err) = state.hub.remove_participant(room, identity).await {
+            tracing::warn!(error = %err, "could not remove the viewer");
+        }
+    }
+}
+
+/// The payment provider's webhook (Stripe: `checkout.session.completed`), verified by its
+/// signature; repeats of an event change nothing.
+#[utoipa::path(
+    post, path = "/api/payments/stripe/webhook", tag = "pay-per-view",
+    request_body(content = String, content_type = "application/json"),
+    responses(
+        (status = 200, body = crate::api::Health, description = "Accepted (or a repeat, ignored)"),
+        (status = 400, body = ErrorBody, description = "Signed, but not an event"),
+        (status = 401, body = ErrorBody, description = "Missing, wrong or stale signature"),
+        (status = 404, body = ErrorBody, description = "This server does not take Stripe payments"),
+    )
+)]
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<crate::api::Health>, ApiError> {
+    let now_s = now_ms() / 1000;
+    let notice = state
+        .payments
+        .verify(&headers, &body, now_s)
+        .map_err(|err| match err {
+            PaymentError::Unsupported(why) => ApiError::NotFound(why.into()),
+            PaymentError::Malformed(why) => {
+                ApiError::BadRequest(format!("not a Stripe event: {why}"))
+            }
+            other => {
+                tracing::warn!(error = %other, "refused a payment webhook");
+                ApiError::BadSignature
+            }
+        })?;
+    match notice {
+        Notice::Paid {
+            event_id,
+            ticket_id,
+            amount_cents,
+            currency,
+            payment_ref,
+        } => {
+            let Some(row) = db::ticket(&state.db, &ticket_id).await? else {
+                tracing::warn!(event_id, "a payment for a ticket this server does not have");
+                return Ok(Json(crate::api::Health { ok: true }));
+            };
+            let amount_ok = amount_cents.is_none_or(|a| a == row.price_cents)
+                && currency.is_none_or(|c| c.eq_ignore_ascii_case(&row.currency));
+            if !amount_ok {
+                tracing::error!(event_id, ticket = %&row.id[..7], ?amount_cents, "a payment whose amount is not the ticket's price; not confirming it");
+                return Ok(Json(crate::api::Health { ok: true }));
+            }
+            let confirmed = db::confirm_payment(
+                &state.db,
+                &event_id,
+                &ticket_id,
+                payment_ref.as_deref(),
+                now_ms(),
+            )
+            .await?;
+            tracing::info!(event_id, ticket = %&row.id[..7], confirmed, "payment webhook");
+        }
+        Notice::Other { event_id, kind } => {
+            tracing::debug!(event_id, kind, "payment webhook ignored");
+        }
+    }
+    Ok(Json(crate::api::Health { ok: true }))
+}
+
+/// Refunds a ticket through the provider it was bought with; its price comes off the
+/// earnings and it admits nobody any more. Only the stream's creator may.
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/refund", tag = "pay-per-view",
+    params(("id" = String, Path, description = "The ticket")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 400, body = ErrorBody, description = "Not a ticket id"),
+        (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
+        (status = 404, body = ErrorBody, description = "No such ticket for this streamer"),
+        (status = 409, body = ErrorBody, description = "`not_paid`: nothing to refund"),
+        (status = 502, body = ErrorBody, description = "`payment_provider`: the refund failed; try again"),
+    )
+)]
+pub async fn refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<TicketView>, ApiError> {
+    let streamer = authenticate(&state, &headers).await?;
+    let row = ticket_at(&state, id).await?;
+    if row.streamer_id != streamer.id {
+        return Err(ApiError::NotFound("there is no such ticket".into()));
+    }
+    if row.rules().payment != Payment::Paid {
+        return Err(ApiError::Conflict(
+            "not_paid",
+            format!("this ticket is {}: there is nothing to refund", row.payment),
+        ));
+    }
+    if row.provider != state.payments.name() {
+        return Err(ApiError::Conflict(
+            "not_paid",
+            format!(
+                "this ticket was bought through {}, not {}: refund it there",
+                row.provider,
+                state.payments.name()
+            ),
+        ));
+    }
+    state
+        .payments
+        .refund(&row.id, row.payment_ref.as_deref())
+        .await?;
+    db::record_refund(&state.db, &row.id, now_ms()).await?;
+    let row = db::ticket(&state.db, &row.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket vanished")))?;
+    Ok(Json(TicketView::of(&row)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Earnings {
+    pub username: String,
+    pub currency: String,
+    /// Confirmed payments minus refunds, over every stream, in cents.
+    pub total_cents: i64,
+    /// Per stream, newest first.
+    pub streams: Vec<db::StreamEarnings>,
+}
+
+/// What the streamer earned: from confirmed payments only, minus refunds.
+#[utoipa::path(
+    get, path = "/api/streams/{username}/earnings", tag = "pay-per-view",
+    params(("username" = String, Path, description = "The streamer", example = "alice")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Earnings),
+        (status = 400, body = ErrorBody, description = "Malformed username"),
+        (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
+        (status = 403, body = ErrorBody, description = "Another streamer's key"),
+        (status = 404, body = ErrorBody, description = "No such streamer"),
+    )
+)]
+pub async fn earnings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Json<Earnings>, ApiError> {
+    let me = authenticate(&state, &headers).await?;
+    let streamer = streamer_at(&state, username).await?;
+    if streamer.id != me.id {
+        return Err(ApiError::Forbidden(format!(
+            "this API key is {}'s; only {} sees {}'s earnings",
+            me.username, streamer.username, streamer.username
+        )));
+    }
+    let streams = db::earnings(&state.db, streamer.id).await?;
+    Ok(Json(Earnings {
+        username: streamer.username,
+        currency: state.config.currency.clone(),
+        total_cents: streams.iter().map(|s| s.total_cents).sum(),
+        streams,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ViewerTokenRequest {
+    /// For a pay-per-view stream: the ticket to watch with.
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_ids_are_tk_and_32_hex_digits() {
+        let id = new_ticket_id();
+        assert!(valid_ticket_id(&id), "{id}");
+        assert!(!valid_ticket_id("tk_xyz"));
+        assert!(!valid_ticket_id(&id.replace("tk_", "tx_")));
+        assert_ne!(new_ticket_id(), id);
+    }
+
+    #[test]
+    fn prices_read_as_money() {
+        assert_eq!(format_price(499, "usd"), "4.99 USD");
+        assert_eq!(format_price(100_000 - 1, "eur"), "999.99 EUR");
+        assert_eq!(format_price(5, "usd"), "0.05 USD");
+    }
+}

@@ -1,0 +1,431 @@
+//! Pay-per-view end to end: the real livekit-server and its webhooks, the backend with
+//! Stripe's own `stripe-mock` as the Stripe API (webhooks signed here with the endpoint
+//! secret, as Stripe signs them), `onair live --ppv-price` as the creator and Python viewers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{ensure, Context, Result};
+use onair_e2e::backend::Stack;
+use onair_e2e::harness::{retry_for, JsonProcess, StripeMock};
+use onair_server::payments::stripe_signature;
+use onair_server::Payments;
+use serde_json::{json, Value};
+
+const STREAMER: &str = "carol";
+const WEBHOOK_SECRET: &str = "whsec_onair_e2e";
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Ppv {
+    stack: Stack,
+    http: reqwest::Client,
+    _stripe: StripeMock,
+}
+
+/// The stack with Stripe (stripe-mock) as the payment provider and 2 s reservations, and
+/// `carol` live at 4.99.
+async fn live_at_4_99() -> Result<(Ppv, JsonProcess)> {
+    let stripe = StripeMock::start().await?;
+    let api = stripe.url();
+    let stack = Stack::start_with(STREAMER, |c| {
+        c.payments = Payments::Stripe;
+        c.stripe_api_base = api;
+        c.stripe_secret_key = "sk_test_onair".into();
+        c.stripe_webhook_secret = WEBHOOK_SECRET.into();
+        c.ticket_reservation_secs = 2.0;
+        c.rate_limit_per_minute = 1000.try_into().unwrap();
+    })
+    .await?;
+    let creator = stack
+        .go_live_with(STREAMER, "Premiere", &["--ppv-price", "4.99"])
+        .await?;
+    Ok((
+        Ppv {
+            stack,
+            http: reqwest::Client::new(),
+            _stripe: stripe,
+        },
+        creator,
+    ))
+}
+
+fn unix_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl Ppv {
+    fn url(&self, path: &str) -> String {
+        self.stack.backend.url(path)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn buy(&self) -> Result<Value> {
+        let (status, body) = self
+            .send(
+                self.http
+                    .post(self.url(&format!("/api/streams/{STREAMER}/tickets"))),
+            )
+            .await?;
+        ensure!(status == 201, "buying a ticket: {status} {body}");
+        Ok(body)
+    }
+
+    async fn ticket(&self, id: &str) -> Result<Value> {
+        let (status, body) = self
+            .send(self.http.get(self.url(&format!("/api/tickets/{id}"))))
+            .await?;
+        ensure!(status == 200, "ticket state: {status} {body}");
+        Ok(body)
+    }
+
+    async fn viewer_token(&self, ticket: Option<&str>) -> Result<(u16, Value)> {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/api/streams/{STREAMER}/viewer-token")));
+        if let Some(ticket) = ticket {
+            request = request.json(&json!({ "ticket": ticket }));
+        }
+        self.send(request).await
+    }
+
+    /// Posts `checkout.session.completed` for `ticket` as Stripe would, signed with `secret`
+    /// at `signed_at`; `None` posts it unsigned.
+    async fn stripe_webhook(
+        &self,
+        event_id: &str,
+        ticket: &str,
+        signing: Option<(&str, i64)>,
+    ) -> Result<u16> {
+        let body = json!({
+            "id": event_id,
+            "object": "event",
+            "type": "checkout.session.completed",
+            "data": { "object": {
+                "id": "cs_test_onair",
+                "object": "checkout.session",
+                "client_reference_id": ticket,
+                "payment_status": "paid",
+                "status": "complete",
+                "amount_total": 499,
+                "currency": "usd",
+                "payment_intent": format!("pi_{event_id}"),
+            }},
+        })
+        .to_string();
+        let mut request = self
+            .http
+            .post(self.url("/api/payments/stripe/webhook"))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some((secret, at)) = signing {
+            request = request.header(
+                "Stripe-Signature",
+                stripe_signature(secret, body.as_bytes(), at),
+            );
+        }
+        Ok(request.send().await?.status().as_u16())
+    }
+
+    /// Buys a ticket and confirms it with a correctly signed webhook.
+    async fn paid_ticket(&self, event_id: &str) -> Result<String> {
+        let ticket = self.buy().await?;
+        let id = ticket["id"].as_str().context("ticket id")?.to_owned();
+        let status = self
+            .stripe_webhook(event_id, &id, Some((WEBHOOK_SECRET, unix_s())))
+            .await?;
+        ensure!(status == 200, "the signed webhook answered {status}");
+        Ok(id)
+    }
+
+    async fn earnings(&self) -> Result<Value> {
+        let (status, body) = self
+            .send(
+                self.http
+                    .get(self.url(&format!("/api/streams/{STREAMER}/earnings")))
+                    .bearer_auth(&self.stack.key),
+            )
+            .await?;
+        ensure!(status == 200, "earnings: {status} {body}");
+        Ok(body)
+    }
+
+    /// Waits until the ticket shows `field == value` (set by LiveKit's webhooks).
+    async fn wait_ticket(&self, id: &str, field: &str, value: bool) -> Result<Value> {
+        retry_for(WAIT, Duration::from_millis(50), || async {
+            let t = self.ticket(id).await?;
+            ensure!(
+                t[field] == json!(value),
+                "ticket {field} is not {value}: {t}"
+            );
+            Ok(t)
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paid_stream_admits_only_with_a_ticket_stripe_confirmed_and_forged_webhooks_change_nothing(
+) -> Result<()> {
+    let (p, _creator) = live_at_4_99().await?;
+
+    // No ticket: 402 with the price.
+    let (status, body) = p.viewer_token(None).await?;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(body["error"]["kind"], "payment_required");
+    assert_eq!(body["error"]["price_cents"], 499);
+    assert_eq!(body["error"]["currency"], "usd");
+
+    // Buying starts a Stripe Checkout Session; the ticket is not paid until Stripe says so.
+    let ticket = p.buy().await?;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    assert_eq!(ticket["payment"], "awaiting", "{ticket}");
+    assert_eq!(ticket["price_cents"], 499);
+    assert_eq!(ticket["provider"], "stripe");
+    assert!(
+        ticket["checkout_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{ticket}"
+    );
+    let (status, body) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (402, Some("payment_pending"))
+    );
+
+    // Unsigned, wrongly signed, stale: refused, nothing changes.
+    let now = unix_s();
+    assert_eq!(p.stripe_webhook("evt_forged", &id, None).await?, 401);
+    assert_eq!(
+        p.stripe_webhook("evt_forged", &id, Some(("whsec_wrong", now)))
+            .await?,
+        401
+    );
+    assert_eq!(
+        p.stripe_webhook("evt_forged", &id, Some((WEBHOOK_SECRET, now - 600)))
+            .await?,
+        401
+    );
+    assert_eq!(p.ticket(&id).await?["payment"], "awaiting");
+    assert_eq!(p.earnings().await?["total_cents"], 0);
+
+    // Signed by Stripe's scheme: paid, and the price is earned once.
+    assert_eq!(
+        p.stripe_webhook("evt_paid", &id, Some((WEBHOOK_SECRET, now)))
+            .await?,
+        200
+    );
+    assert_eq!(p.ticket(&id).await?["payment"], "paid");
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+    // A replay (the same event, signed afresh) and a second event for the same ticket: no change.
+    assert_eq!(
+        p.stripe_webhook("evt_paid", &id, Some((WEBHOOK_SECRET, unix_s())))
+            .await?,
+        200
+    );
+    assert_eq!(
+        p.stripe_webhook("evt_paid_again", &id, Some((WEBHOOK_SECRET, unix_s())))
+            .await?,
+        200
+    );
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+
+    // Paid → a token, good for a short reservation only.
+    let (status, token) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200, "{token}");
+    let lifetime = token["expires_at"].as_i64().unwrap() - unix_s();
+    assert!((1..=3).contains(&lifetime), "{lifetime} s");
+    // An unknown ticket, or one that is not a ticket id: 402 with the price.
+    let (status, body) = p
+        .viewer_token(Some("tk_00000000000000000000000000000000"))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["price_cents"].as_i64()),
+        (402, Some(499))
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ticket_is_consumed_only_when_livekit_confirms_the_join_and_watches_from_one_place_at_a_time(
+) -> Result<()> {
+    let (p, _creator) = live_at_4_99().await?;
+    let id = p.paid_ticket("evt_one_place").await?;
+
+    // A token reserves the ticket without consuming it; a second place is refused meanwhile.
+    let (status, _unused) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200);
+    let t = p.ticket(&id).await?;
+    assert_eq!(
+        (t["in_use"].as_bool(), t["consumed"].as_bool()),
+        (Some(true), Some(false)),
+        "{t}"
+    );
+    let (status, body) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (409, Some("ticket_in_use"))
+    );
+
+    // Nobody used that token: after the reservation the ticket is valid again, unconsumed.
+    p.wait_ticket(&id, "in_use", false).await?;
+    assert_eq!(p.ticket(&id).await?["consumed"], false);
+
+    // A viewer really joins: consumed when LiveKit's participant_joined arrives.
+    let (status, token) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200, "{token}");
+    let mut viewer = JsonProcess::viewer_with_token(
+        token["url"].as_str().unwrap(),
+        token["token"].as_str().unwrap(),
+        Duration::from_secs(120),
+    )?;
+    viewer.wait_event("first_frame", WAIT).await?;
+    let t = p.wait_ticket(&id, "consumed", true).await?;
+    assert_eq!(t["in_use"], true);
+    // Watching, long past the reservation: still one place only.
+    let (status, body) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (409, Some("ticket_in_use"))
+    );
+
+    // The viewer leaves (a reload, a closed tab): the same ticket watches again, unpaid for.
+    viewer.terminate()?;
+    viewer.finish(WAIT).await?;
+    p.wait_ticket(&id, "in_use", false).await?;
+    let (status, token) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn earnings_of_two_paid_viewers_are_twice_the_price_survive_a_restart_and_a_refund_takes_one_back(
+) -> Result<()> {
+    let (mut p, _creator) = live_at_4_99().await?;
+    let first = p.paid_ticket("evt_first").await?;
+    let _second = p.paid_ticket("evt_second").await?;
+    // One bought and never paid earns nothing.
+    let _unpaid = p.buy().await?;
+    let earnings = p.earnings().await?;
+    assert_eq!(earnings["total_cents"], 998, "{earnings}");
+    assert_eq!(earnings["streams"][0]["paid_tickets"], 2);
+    assert_eq!(earnings["streams"][0]["title"], "Premiere");
+
+    p.stack.backend.restart().await?;
+    assert_eq!(p.earnings().await?["total_cents"], 998);
+
+    // Another streamer's key sees nothing of it.
+    let other = p.stack.backend.add_streamer("dave").await?;
+    let (status, _) = p
+        .send(
+            p.http
+                .get(p.url(&format!("/api/streams/{STREAMER}/earnings")))
+                .bearer_auth(&other),
+        )
+        .await?;
+    assert_eq!(status, 403);
+
+    // A refund through Stripe (stripe-mock's Refunds API) takes its price back; the ticket
+    // admits nobody any more.
+    let (status, refunded) = p
+        .send(
+            p.http
+                .post(p.url(&format!("/api/tickets/{first}/refund")))
+                .bearer_auth(&p.stack.key),
+        )
+        .await?;
+    assert_eq!(status, 200, "{refunded}");
+    assert_eq!(refunded["payment"], "refunded");
+    let earnings = p.earnings().await?;
+    assert_eq!(earnings["total_cents"], 499, "{earnings}");
+    assert_eq!(earnings["streams"][0]["refunded_tickets"], 1);
+    let (status, body) = p.viewer_token(Some(&first)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (402, Some("ticket_refunded"))
+    );
+    // A second refund: nothing to refund.
+    let (status, _) = p
+        .send(
+            p.http
+                .post(p.url(&format!("/api/tickets/{first}/refund")))
+                .bearer_auth(&p.stack.key),
+        )
+        .await?;
+    assert_eq!(status, 409);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_development_provider_a_ticket_is_paid_at_once_and_a_free_stream_needs_none(
+) -> Result<()> {
+    let stack = Stack::start(STREAMER).await?;
+    let http = reqwest::Client::new();
+    let mut creator = stack
+        .go_live_with(STREAMER, "Local show", &["--ppv-price", "2.50"])
+        .await?;
+    let response = http
+        .post(
+            stack
+                .backend
+                .url(&format!("/api/streams/{STREAMER}/tickets")),
+        )
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 201);
+    let ticket: Value = response.json().await?;
+    assert_eq!(
+        (
+            ticket["payment"].as_str(),
+            ticket["provider"].as_str(),
+            ticket["checkout_url"].as_str()
+        ),
+        (Some("paid"), Some("development"), None),
+        "{ticket}"
+    );
+    let token = http
+        .post(
+            stack
+                .backend
+                .url(&format!("/api/streams/{STREAMER}/viewer-token")),
+        )
+        .json(&json!({ "ticket": ticket["id"] }))
+        .send()
+        .await?;
+    assert_eq!(token.status().as_u16(), 200);
+    creator.terminate()?;
+    creator.finish(WAIT).await?;
+
+    // Free: no ticket needed, and none sold.
+    let _free = stack.go_live(STREAMER, "Free show").await?;
+    let token = http
+        .post(
+            stack
+                .backend
+                .url(&format!("/api/streams/{STREAMER}/viewer-token")),
+        )
+        .send()
+        .await?;
+    assert_eq!(token.status().as_u16(), 200);
+    let response = http
+        .post(
+            stack
+                .backend
+                .url(&format!("/api/streams/{STREAMER}/tickets")),
+        )
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 409);
+    let body: Value = response.json().await?;
+    assert_eq!(body["error"]["kind"], "free");
+    Ok(())
+}
