@@ -85,7 +85,7 @@ fi
 
 printf '\n==> starting the OnAir backend on 127.0.0.1:%s (log: %s/backend.log)\n' "$BACKEND_PORT" "$STATE"
 LIVEKIT_URL="ws://127.0.0.1:$PORT" LIVEKIT_API_KEY="$API_KEY" LIVEKIT_API_SECRET="$API_SECRET" \
-  ONAIR_WEB_DIR="$PWD/ui/dist-viewer" "$BIN/onair-server" serve --bind "127.0.0.1:$BACKEND_PORT" >"$STATE/backend.log" 2>&1 &
+  ONAIR_WEB_DIR="$PWD/ui/dist-viewer" ONAIR_PAYMENTS=development "$BIN/onair-server" serve --bind "127.0.0.1:$BACKEND_PORT" >"$STATE/backend.log" 2>&1 &
 BACKEND=$!
 API="http://127.0.0.1:$BACKEND_PORT/api"
 if ! curl -fsS --retry 40 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
@@ -104,6 +104,9 @@ cat <<MSG
       $ONAIR watch --url $URL --token "\$(curl -fsS -X POST $API/streams/$STREAMER/viewer-token | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
     follow the viewer count:   curl -N $API/streams/$STREAMER/viewers/events
     past streams:              curl $API/streams/$STREAMER/history
+    pay-per-view: pass --ppv-price 4.99 (or set a price in the studio); tickets are paid
+      at once here (development payments, no money moves); earnings:
+      curl -H "Authorization: Bearer $STREAMER_KEY" $API/streams/$STREAMER/earnings
     Ctrl-C here (or Quit in the studio) ends the stream and stops both servers.
 
 MSG

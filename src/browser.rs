@@ -214,6 +214,41 @@ impl Page<'_> {
         Ok(v["status"].as_u64().unwrap_or(0) as u16)
     }
 
+    /// Clicks the element `selector` (a CSS selector), as a viewer would.
+    pub async fn click(&self, selector: &str) -> Result<()> {
+        self.browser
+            .call(
+                json!({"cmd": "click", "page": self.id, "selector": selector}),
+                Duration::from_secs(30),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The address the page is at now.
+    pub async fn url(&self) -> Result<String> {
+        let v = self
+            .browser
+            .call(
+                json!({"cmd": "url", "page": self.id}),
+                Duration::from_secs(30),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Answers every request matching the glob `pattern` with `html`: a stand-in for a site
+    /// this machine cannot reach (Stripe's hosted checkout).
+    pub async fn stand_in(&self, pattern: &str, html: &str) -> Result<()> {
+        self.browser
+            .call(
+                json!({"cmd": "stand_in", "page": self.id, "pattern": pattern, "html": html}),
+                Duration::from_secs(30),
+            )
+            .await
+            .map(|_| ())
+    }
+
     /// Saves `.onair/screenshots/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let dir = repo_root().join(".onair/screenshots");

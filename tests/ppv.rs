@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context, Result};
 use onair_e2e::backend::Stack;
+use onair_e2e::browser::Browser;
 use onair_e2e::harness::{retry_for, JsonProcess, StripeMock};
 use onair_server::payments::stripe_signature;
 use onair_server::Payments;
@@ -427,5 +428,79 @@ async fn with_the_development_provider_a_ticket_is_paid_at_once_and_a_free_strea
     assert_eq!(response.status().as_u16(), 409);
     let body: Value = response.json().await?;
     assert_eq!(body["error"]["kind"], "free");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_shows_the_paywall_buys_through_checkout_plays_on_return_and_reuses_the_ticket_on_reload(
+) -> Result<()> {
+    let (p, _creator) = live_at_4_99().await?;
+    let browser = Browser::launch().await?;
+    let page = browser
+        .open(&p.url(&format!("/live/{STREAMER}")), 1280, 800)
+        .await?;
+    page.wait_state("paywall", WAIT).await?;
+    let action = page.text("action").await?;
+    assert!(action.contains("4.99"), "{action}");
+    let notice = page.text("notice").await?;
+    assert!(
+        notice.contains("Premiere") && notice.contains("4.99"),
+        "{notice}"
+    );
+    page.screenshot("viewer-paywall").await?;
+
+    // Buy: the page sends the buyer to the checkout page Stripe (stripe-mock) gave the backend.
+    page.stand_in(
+        "https://checkout.stripe.com/**",
+        "<!doctype html><title>Checkout</title><h1>Stripe Checkout (stand-in)</h1>",
+    )
+    .await?;
+    page.click("#action").await?;
+    let at_checkout = retry_for(WAIT, Duration::from_millis(50), || async {
+        let url = page.url().await?;
+        ensure!(url.starts_with("https://checkout.stripe.com/"), "at {url}");
+        Ok(url)
+    })
+    .await?;
+    println!("sent to checkout: {at_checkout}");
+
+    // Back on the page before Stripe confirmed: it knows its ticket and waits for the payment.
+    page.goto(&p.url(&format!("/live/{STREAMER}"))).await?;
+    page.wait_state("confirming", WAIT).await?;
+    let ticket = page
+        .eval(&format!("localStorage.getItem('onair.ticket.{STREAMER}')"))
+        .await?
+        .as_str()
+        .context("the page keeps its ticket")?
+        .to_owned();
+    // Checkout's way back, with the ticket in the address (taken off it at once).
+    page.goto(&p.url(&format!("/live/{STREAMER}?ticket={ticket}")))
+        .await?;
+    page.wait_state("confirming", WAIT).await?;
+    assert_eq!(
+        page.eval("location.search").await?,
+        json!(""),
+        "the ticket stays out of the address bar"
+    );
+    page.screenshot("viewer-checkout-return").await?;
+    assert_eq!(p.ticket(&ticket).await?["payment"], "awaiting");
+
+    // Stripe's signed webhook confirms it: the page plays, and LiveKit's join consumes it.
+    let status = p
+        .stripe_webhook("evt_page", &ticket, Some((WEBHOOK_SECRET, unix_s())))
+        .await?;
+    assert_eq!(status, 200);
+    page.wait_state("live", WAIT).await?;
+    page.wait("document.getElementById('video').videoWidth === 1280", WAIT)
+        .await?;
+    p.wait_ticket(&ticket, "consumed", true).await?;
+    page.screenshot("viewer-paid-live").await?;
+
+    // A reload watches again with the same ticket: nothing bought twice.
+    page.goto(&p.url(&format!("/live/{STREAMER}"))).await?;
+    page.wait_state("live", WAIT).await?;
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+    assert_eq!(p.earnings().await?["streams"][0]["paid_tickets"], 1);
+    page.close().await?;
     Ok(())
 }

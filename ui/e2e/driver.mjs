@@ -1,7 +1,9 @@
 // Drives Debian's Chromium with playwright-core for the Rust end-to-end tests and benchmark
 // (src/browser.rs): one JSON command per stdin line, one JSON answer per stdout line.
 //   {"id":1,"cmd":"open","url":"…","width":1280,"height":720} → {"id":1,"ok":true,"value":<page>}
-//   eval {page, js} · goto {page, url} · screenshot {page, path}
+//   eval {page, js} · goto {page, url} · screenshot {page, path} · click {page, selector}
+//   url {page} · stand_in {page, pattern, html}: answers requests matching the glob with a
+//   page of our own (for sites this machine cannot reach, such as Stripe's checkout)
 //   close {page} · quit
 // Each page gets its own browser context: separate viewers, nothing shared.
 import { createInterface } from "node:readline";
@@ -41,6 +43,19 @@ const commands = {
   async screenshot({ page, path }) {
     await get(page).page.screenshot({ path });
     return path;
+  },
+  async click({ page, selector }) {
+    await get(page).page.click(selector, { timeout: 10_000 });
+    return true;
+  },
+  async url({ page }) {
+    return get(page).page.url();
+  },
+  async stand_in({ page, pattern, html }) {
+    await get(page).context.route(pattern, (route) =>
+      route.fulfill({ status: 200, contentType: "text/html", body: html }),
+    );
+    return true;
   },
   async close({ page }) {
     const p = get(page);

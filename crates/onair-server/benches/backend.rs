@@ -1,7 +1,8 @@
 //! Backend benchmarks against the real `onair-server` binary (release build recommended):
 //!   1. webhook received → viewer count delivered to an SSE subscriber, p50/p99;
 //!   2. token endpoint requests per second with wrk (limit raised by config);
-//!   3. resident memory with 10,000 idle SSE subscribers.
+//!   3. resident memory with 10,000 idle SSE subscribers;
+//!   4. pay-per-view: ticket check → viewer token (a paid ticket bound and reserved), p50/p99.
 //!
 //! `cargo bench -p onair-server --bench backend`; ONAIR_BENCH_WEBHOOKS (default 1000),
 //! ONAIR_BENCH_SUBSCRIBERS (default 10000), ONAIR_BENCH_WRK_SECS (default 10) change sizes.
@@ -31,6 +32,8 @@ struct Server {
     child: Child,
     port: u16,
     key: String,
+    /// Streamer `ppv`'s key: its stream is pay-per-view.
+    ppv_key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -65,14 +68,18 @@ async fn start_server() -> Result<Server> {
         ("ONAIR_RECONCILE_SECS", "3600".into()),
         ("ONAIR_LOG", "warn".into()),
     ];
-    let out = Command::new(bin)
-        .args(["streamer", "add", "bench"])
-        .envs(envs.clone())
-        .output()?;
-    if !out.status.success() {
-        bail!("streamer add: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let key = String::from_utf8(out.stdout)?.trim().to_owned();
+    let add = |name: &str| -> Result<String> {
+        let out = Command::new(bin)
+            .args(["streamer", "add", name])
+            .envs(envs.clone())
+            .output()?;
+        if !out.status.success() {
+            bail!("streamer add: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    let key = add("bench")?;
+    let ppv_key = add("ppv")?;
     let child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .envs(envs)
@@ -82,6 +89,7 @@ async fn start_server() -> Result<Server> {
         child,
         port,
         key,
+        ppv_key,
         _dir: dir,
     };
     let health = format!("http://127.0.0.1:{port}/api/health");
@@ -106,11 +114,15 @@ fn sign(body: &str) -> Result<String> {
 }
 
 fn participant_event(kind: &str, n: usize, identity: &str) -> String {
+    participant_event_in("bench", kind, n, identity)
+}
+
+fn participant_event_in(room: &str, kind: &str, n: usize, identity: &str) -> String {
     serde_json::json!({
         "event": kind,
-        "id": format!("EV_{kind}_{n}"),
+        "id": format!("EV_{room}_{kind}_{n}"),
         "createdAt": (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).to_string(),
-        "room": {"name": "bench"},
+        "room": {"name": room},
         "participant": {"sid": format!("PA_{n}"), "identity": identity, "state": "ACTIVE"}
     })
     .to_string()
@@ -168,7 +180,7 @@ async fn webhook_to_sse(server: &Server, n: usize) -> Result<()> {
         };
         let sid = i.div_ceil(2);
         let body = participant_event(kind, sid, &format!("viewer-{sid}"));
-        let body = body.replace(&format!("EV_{kind}_{sid}"), &format!("EV_{i}"));
+        let body = body.replace(&format!("EV_bench_{kind}_{sid}"), &format!("EV_{i}"));
         let auth = sign(&body)?;
         let sent = Instant::now();
         let request = http
@@ -237,6 +249,66 @@ fn token_rps(server: &Server, secs: usize) -> Result<()> {
     Ok(())
 }
 
+/// Streamer `ppv` live at 4.99 (development payments): each round buys a ticket (paid at
+/// once), then times the viewer-token request that checks it, binds it and reserves it.
+async fn ticket_to_token(server: &Server, n: usize) -> Result<()> {
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/api/streams/token"))
+        .bearer_auth(&server.ppv_key)
+        .json(&serde_json::json!({"title": "bench ppv", "ppv_price": 4.99}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let body = participant_event_in("ppv", "participant_joined", 0, "creator-ppv");
+    http.post(format!("{base}/api/livekit/webhook"))
+        .header("authorization", sign(&body)?)
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?;
+    let status = format!("{base}/api/streams/ppv");
+    (|| async {
+        let s: serde_json::Value = http.get(&status).send().await?.json().await?;
+        anyhow::ensure!(s["live"] == true, "not live yet");
+        Ok(())
+    })
+    .retry(
+        ConstantBuilder::new()
+            .with_delay(Duration::from_millis(20))
+            .with_max_times(250),
+    )
+    .await?;
+    let mut latencies = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ticket: serde_json::Value = http
+            .post(format!("{base}/api/streams/ppv/tickets"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let started = Instant::now();
+        let response = http
+            .post(format!("{base}/api/streams/ppv/viewer-token"))
+            .json(&serde_json::json!({"ticket": ticket["id"]}))
+            .send()
+            .await?;
+        let ok = response.status().is_success();
+        response.bytes().await?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(ok, "viewer token with a paid ticket refused");
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "ticket check -> viewer token (paid ticket, bound and reserved): n={n} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies[latencies.len() - 1]
+    );
+    Ok(())
+}
+
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -297,6 +369,7 @@ async fn main() -> Result<()> {
     rlimit::increase_nofile_limit((subscribers + 1024) as u64)?;
     let server = start_server().await?;
     webhook_to_sse(&server, env_usize("ONAIR_BENCH_WEBHOOKS", 1000)).await?;
+    ticket_to_token(&server, env_usize("ONAIR_BENCH_TICKETS", 1000)).await?;
     token_rps(&server, env_usize("ONAIR_BENCH_WRK_SECS", 10))?;
     idle_subscribers(&server, subscribers).await?;
     Ok(())

@@ -53,6 +53,19 @@ async fn main() -> anyhow::Result<()> {
             if cli.config.livekit_api_key.is_empty() || cli.config.livekit_api_secret.is_empty() {
                 bail!("serving needs the LiveKit API key and secret: set LIVEKIT_API_KEY and LIVEKIT_API_SECRET (or --livekit-api-key/--livekit-api-secret)");
             }
+            match cli.config.payments {
+                onair_server::Payments::Stripe => {
+                    if cli.config.stripe_secret_key.is_empty()
+                        || cli.config.stripe_webhook_secret.is_empty()
+                    {
+                        bail!("--payments stripe needs STRIPE_SECRET_KEY (sk_…) and STRIPE_WEBHOOK_SECRET (whsec_… of the endpoint posting to /api/payments/stripe/webhook)");
+                    }
+                    tracing::info!(api = %cli.config.stripe_api_base, "pay-per-view payments through Stripe Checkout");
+                }
+                onair_server::Payments::Development => tracing::warn!(
+                    "pay-per-view payments: development provider — every ticket is paid at once and no money moves; set ONAIR_PAYMENTS=stripe for real payments"
+                ),
+            }
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind} (in use? pass --bind)"))?;

@@ -272,12 +272,14 @@ pub async fn admit(
                     format!("this ticket was refunded; a new one costs {price}"),
                 ))
             }
-            Err(Refusal::OtherStream) => return Err(required(
-                "payment_required",
-                format!(
+            Err(Refusal::OtherStream) => {
+                return Err(required(
+                    "payment_required",
+                    format!(
                     "this ticket was for an earlier stream; a ticket for this one costs {price}"
                 ),
-            )),
+                ))
+            }
             Err(Refusal::InUse) => return Err(ApiError::Conflict(
                 "ticket_in_use",
                 "this ticket is being used to watch somewhere else; close the other player first"

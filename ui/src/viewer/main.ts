@@ -33,6 +33,16 @@ interface ViewerToken {
   url: string;
   token: string;
 }
+interface Ticket {
+  id: string;
+  payment: "awaiting" | "paid" | "refunded";
+  price_cents: number;
+  currency: string;
+  checkout_url: string | null;
+}
+interface ApiError {
+  error?: { kind?: string; message?: string; price_cents?: number; currency?: string };
+}
 
 declare global {
   interface Window {
@@ -49,6 +59,21 @@ declare global {
 
 const username = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
 const api = (path: string) => `/api/streams/${encodeURIComponent(username)}${path}`;
+
+// Pay-per-view: the ticket this browser holds for the streamer is kept across reloads, so a
+// reload watches again without buying again. Checkout comes back with ?ticket=…, or
+// ?checkout=cancelled; both are taken off the address at once.
+const TICKET_KEY = `onair.ticket.${username}`;
+const heldTicket = {
+  get: (): string | null => localStorage.getItem(TICKET_KEY),
+  set: (id: string) => localStorage.setItem(TICKET_KEY, id),
+  drop: () => localStorage.removeItem(TICKET_KEY),
+};
+const returned = new URLSearchParams(location.search);
+const returnedTicket = returned.get("ticket");
+if (returnedTicket && /^tk_[0-9a-f]{32}$/.test(returnedTicket)) heldTicket.set(returnedTicket);
+const checkoutCancelled = returned.get("checkout") === "cancelled";
+if (location.search) history.replaceState(null, "", location.pathname);
 
 const SKELETON = `
 <header>
@@ -87,8 +112,12 @@ let info: StreamSummary | null = null;
 let room: Room | null = null;
 let audio: HTMLMediaElement | null = null;
 let muted = true;
-let notice: { kind: Failure | "lost" | "load"; text: string } | null = null;
+let notice: { kind: Failure | "lost" | "load" | "payment"; text: string } | null = checkoutCancelled
+  ? { kind: "payment", text: "Checkout was cancelled: nothing was charged." }
+  : null;
 let stopClock: (() => void) | null = null;
+/** What a ticket costs, once the backend said so. */
+let price: { cents: number; currency: string } | null = null;
 
 window.onairViewer = { phase: () => phase, open: () => scope.open(), firstFrameAt: null, marks: {} };
 const mark = (step: string) => (window.onairViewer.marks[step] ??= performance.now());
@@ -125,7 +154,72 @@ function perform(effect: Effect, from: Phase) {
       notice = null;
       void start();
       break;
+    case "buy":
+      notice = null;
+      void buy(generation);
+      break;
+    case "await_payment":
+      void awaitPayment(generation);
+      break;
   }
+}
+
+/** Buys a ticket: to the provider's checkout (the page leaves), or paid at once. */
+async function buy(gen: number) {
+  const failed = (text: string) => {
+    if (gen !== generation) return;
+    notice = { kind: "payment", text };
+    dispatch({ type: "purchase_failed" });
+  };
+  try {
+    const response = await fetch(api("/tickets"), { method: "POST" });
+    if (gen !== generation) return;
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as ApiError;
+      if (body.error?.kind === "offline") return dispatch({ type: "live", live: false });
+      if (body.error?.kind === "free") return dispatch({ type: "ticket_paid" });
+      return failed(
+        response.status === 429
+          ? "Too many requests from your network right now. Wait a minute, then buy again."
+          : `The purchase could not start (${body.error?.message ?? `error ${response.status}`}). Nothing was charged; try again.`,
+      );
+    }
+    const ticket = (await response.json()) as Ticket;
+    heldTicket.set(ticket.id);
+    if (ticket.payment === "paid") return dispatch({ type: "ticket_paid" });
+    if (ticket.checkout_url) return location.assign(ticket.checkout_url);
+    failed("The payment provider gave no checkout page. Try again.");
+  } catch {
+    failed("Can't reach OnAir. Check your connection, then buy again: nothing was charged.");
+  }
+}
+
+/** Back from checkout: the provider confirms the payment to OnAir on its own, usually within
+ * seconds. Asks about the ticket every second for up to a minute. */
+async function awaitPayment(gen: number) {
+  const id = heldTicket.get();
+  const deadline = performance.now() + 60_000;
+  while (id && gen === generation && phase === "confirming" && performance.now() < deadline) {
+    try {
+      const response = await fetch(`/api/tickets/${id}`);
+      if (response.status === 404) break;
+      if (response.ok) {
+        const ticket = (await response.json()) as Ticket;
+        if (gen !== generation) return;
+        if (ticket.payment === "paid") return dispatch({ type: "ticket_paid" });
+        if (ticket.payment === "refunded") break;
+      }
+    } catch {
+      // Asked again below.
+    }
+    await scope.delay(1000);
+  }
+  if (gen !== generation || phase !== "confirming") return;
+  notice = {
+    kind: "payment",
+    text: "Your payment is not confirmed yet. If you were charged, reload this page in a minute: your ticket is kept.",
+  };
+  dispatch({ type: "purchase_failed" });
 }
 
 async function start() {
@@ -207,9 +301,32 @@ async function fetchToken(gen: number): Promise<ViewerToken | null> {
   for (let attempt = 1; ; attempt++) {
     let outcome: Outcome;
     try {
-      const response = await fetch(api("/viewer-token"), { method: "POST" });
+      const ticket = heldTicket.get();
+      const response = await fetch(api("/viewer-token"), {
+        method: "POST",
+        ...(ticket ? { headers: { "content-type": "application/json" }, body: JSON.stringify({ ticket }) } : {}),
+      });
       if (response.ok) return (await response.json()) as ViewerToken;
-      outcome = { kind: "http", status: response.status, retryAfterS: parseRetryAfter(response.headers.get("retry-after")) };
+      const error = response.status === 402 || response.status === 409 ? ((await response.json().catch(() => ({}))) as ApiError).error : undefined;
+      if (gen !== generation) return null;
+      if (response.status === 402) {
+        if (error?.price_cents !== undefined) price = { cents: error.price_cents, currency: error.currency ?? "usd" };
+        if (error?.kind === "payment_pending") {
+          dispatch({ type: "payment_pending" });
+        } else {
+          // No ticket, or one that cannot watch this stream (refunded, an earlier stream's).
+          if (ticket) notice = { kind: "payment", text: error?.message ?? "This ticket cannot watch this stream." };
+          heldTicket.drop();
+          dispatch({ type: "payment_required" });
+        }
+        return null;
+      }
+      outcome = {
+        kind: "http",
+        status: response.status,
+        retryAfterS: parseRetryAfter(response.headers.get("retry-after")),
+        errorKind: error?.kind,
+      };
     } catch {
       outcome = { kind: "network" };
     }
@@ -274,7 +391,7 @@ $("unmute").addEventListener("click", () => {
   void room?.startAudio();
   render();
 });
-$("action").addEventListener("click", () => dispatch({ type: "retry" }));
+$("action").addEventListener("click", () => dispatch({ type: phase === "paywall" ? "buy" : "retry" }));
 window.addEventListener("pagehide", () => {
   leaveRoom();
   scope.closeAll();
@@ -288,6 +405,8 @@ const BADGE: Record<Phase, string> = {
   reconnecting: "RECONNECTING",
   ended: "ENDED",
   error: "NOT PLAYING",
+  paywall: "LIVE · PAY-PER-VIEW",
+  confirming: "LIVE · PAY-PER-VIEW",
 };
 
 const OVERLAY: Record<Phase, { title: string; spinner: boolean; action?: string }> = {
@@ -298,7 +417,24 @@ const OVERLAY: Record<Phase, { title: string; spinner: boolean; action?: string 
   reconnecting: { title: "Reconnecting…", spinner: true },
   ended: { title: "The stream has ended", spinner: false, action: "Check again" },
   error: { title: "Can't play this stream", spinner: false, action: "Try again" },
+  paywall: { title: "Pay-per-view", spinner: false, action: "Buy ticket" },
+  confirming: { title: "Confirming your payment…", spinner: true },
 };
+
+function money(cents: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
+}
+
+function paywallText(): string {
+  const cost = price ? money(price.cents, price.currency) : "a ticket";
+  const what = info?.title ? `“${info.title}” is` : `${username}'s stream is`;
+  const lead = notice?.kind === "payment" ? `${notice.text} ` : "";
+  return `${lead}${what} pay-per-view: ${cost} to watch. Your ticket stays in this browser, so you can reload or come back during the stream without paying again.`;
+}
 
 function render() {
   app.dataset.state = phase;
@@ -310,12 +446,24 @@ function render() {
   $("overlay-title").textContent = overlay.title;
   $("spinner").hidden = !overlay.spinner;
   $("action").hidden = !overlay.action;
-  $("action").textContent = overlay.action ?? "";
+  $("action").textContent =
+    phase === "paywall" && price ? `Buy ticket · ${money(price.cents, price.currency)}` : (overlay.action ?? "");
+  app.dataset.priceCents = price ? String(price.cents) : "";
   $("notice").dataset.kind = notice?.kind ?? "";
-  $("notice").textContent = phase === "offline" ? offlineText() : phase === "ended" ? "Thanks for watching." : (notice?.text ?? "");
+  $("notice").textContent =
+    phase === "offline"
+      ? offlineText()
+      : phase === "ended"
+        ? "Thanks for watching."
+        : phase === "paywall"
+          ? paywallText()
+          : phase === "confirming"
+            ? "Waiting for the payment provider to confirm your ticket. This usually takes a few seconds."
+            : (notice?.text ?? "");
   $("unmute").hidden = phase !== "live" || !muted;
   // Offline, the last stream's title is part of the notice.
   $("title").textContent = phase === "offline" ? "" : (info?.title ?? "");
+  $("badge").dataset.paid = String(phase === "paywall" || phase === "confirming");
   renderClock();
 }
 

@@ -48,4 +48,11 @@ describe("fetching the viewer token", () => {
     expect(texts.size).toBe(5);
     expect(failureMessage("rate_limited", 6)).toContain("Trying again in 6 s");
   });
+
+  it("retries a ticket still held by the last page for a moment, but not an offline stream", () => {
+    const inUse = { kind: "http", status: 409, errorKind: "ticket_in_use" } as const;
+    expect(decide(1, inUse, () => 1)).toEqual({ action: "retry", delayMs: 500, failure: "in_use" });
+    expect(decide(3, inUse)).toEqual({ action: "fail", failure: "in_use" });
+    expect(decide(1, { kind: "http", status: 409, errorKind: "offline" })).toEqual({ action: "fail", failure: "offline" });
+  });
 });

@@ -8,11 +8,11 @@ const BASE_DELAY_MS = 500;
 /** What one attempt came back with. */
 export type Outcome =
   | { kind: "ok" }
-  | { kind: "http"; status: number; retryAfterS?: number }
+  | { kind: "http"; status: number; retryAfterS?: number; errorKind?: string }
   | { kind: "network" };
 
 /** Why watching cannot start (yet). */
-export type Failure = "rate_limited" | "offline" | "not_found" | "network" | "server";
+export type Failure = "rate_limited" | "offline" | "not_found" | "network" | "server" | "in_use";
 
 export type Decision =
   | { action: "done" }
@@ -23,7 +23,8 @@ export function classify(outcome: Outcome): Failure | null {
   if (outcome.kind === "ok") return null;
   if (outcome.kind === "network") return "network";
   if (outcome.status === 429) return "rate_limited";
-  if (outcome.status === 409) return "offline";
+  // A ticket still held by this viewer's last page (a reload) is let go within moments.
+  if (outcome.status === 409) return outcome.errorKind === "ticket_in_use" ? "in_use" : "offline";
   if (outcome.status === 404 || outcome.status === 400) return "not_found";
   return "server";
 }
@@ -38,7 +39,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 export function decide(attempt: number, outcome: Outcome, random: () => number = Math.random): Decision {
   const failure = classify(outcome);
   if (failure === null) return { action: "done" };
-  const retryable = failure === "rate_limited" || failure === "network" || failure === "server";
+  const retryable = failure === "rate_limited" || failure === "network" || failure === "server" || failure === "in_use";
   if (!retryable || attempt >= MAX_ATTEMPTS) return { action: "fail", failure };
   const delayMs =
     outcome.kind === "http" && outcome.retryAfterS !== undefined
@@ -73,6 +74,10 @@ export function failureMessage(failure: Failure, retryInS?: number): string {
       return retryInS === undefined
         ? "Can't reach OnAir. Check your connection, then try again."
         : `Can't reach OnAir.${again}`;
+    case "in_use":
+      return retryInS === undefined
+        ? "Your ticket is being used to watch somewhere else (another tab or device). Close it there, then try again."
+        : `Your ticket is still in use elsewhere.${again}`;
     case "server":
       return retryInS === undefined
         ? "OnAir is having trouble right now. Try again in a moment."

@@ -50,4 +50,34 @@ describe("the viewer page", () => {
   it("ignores a retry while watching", () => {
     expect(next("live", { type: "retry" })).toEqual({ phase: "live", effect: null });
   });
+
+  it("shows the paywall when a ticket is needed, and buying paid at once goes on to play", () => {
+    const paywall: PageEvent[] = [{ type: "live", live: true }, { type: "payment_required" }];
+    expect(run(paywall).phase).toBe("paywall");
+    expect(run([...paywall, { type: "buy" }, { type: "ticket_paid" }, { type: "playing" }])).toEqual({
+      phase: "live",
+      effects: ["connect", "buy", "connect"],
+    });
+  });
+
+  it("back from checkout before the payment is confirmed, waits for it and then plays", () => {
+    expect(run([{ type: "live", live: true }, { type: "payment_pending" }, { type: "ticket_paid" }])).toEqual({
+      phase: "connecting",
+      effects: ["connect", "await_payment", "connect"],
+    });
+  });
+
+  it("a purchase that fails goes back to the paywall, and an ended stream leaves it", () => {
+    const buying: PageEvent[] = [{ type: "live", live: true }, { type: "payment_required" }, { type: "buy" }];
+    expect(run([...buying, { type: "purchase_failed" }]).phase).toBe("paywall");
+    expect(run([...buying, { type: "purchase_failed" }, { type: "live", live: false }])).toEqual({
+      phase: "ended",
+      effects: ["connect", "buy", "close"],
+    });
+  });
+
+  it("pressing buy twice starts one purchase", () => {
+    const twice: PageEvent[] = [{ type: "live", live: true }, { type: "payment_required" }, { type: "buy" }, { type: "buy" }];
+    expect(run(twice).effects).toEqual(["connect", "buy"]);
+  });
 });

@@ -2,7 +2,18 @@
 // backend and the LiveKit room report and carries out the effect it answers.
 import type { Failure } from "./retry";
 
-export type Phase = "loading" | "offline" | "connecting" | "live" | "reconnecting" | "ended" | "error";
+export type Phase =
+  | "loading"
+  | "offline"
+  | "connecting"
+  | "live"
+  | "reconnecting"
+  | "ended"
+  | "error"
+  /** Pay-per-view: a ticket is needed (none held, or the one held cannot watch this stream). */
+  | "paywall"
+  /** Buying, or back from checkout waiting for the provider to confirm the payment. */
+  | "confirming";
 
 export type PageEvent =
   /** The backend said whether the streamer is live (status answer or an events-stream update). */
@@ -16,11 +27,20 @@ export type PageEvent =
   | { type: "room_closed"; ended: boolean }
   | { type: "load_failed" }
   /** The viewer asked to try again. */
-  | { type: "retry" };
+  | { type: "retry" }
+  /** The token request says this stream needs a (new) ticket. */
+  | { type: "payment_required" }
+  /** The token request says the held ticket's payment is not confirmed yet. */
+  | { type: "payment_pending" }
+  /** The viewer pressed Buy. */
+  | { type: "buy" }
+  | { type: "ticket_paid" }
+  | { type: "purchase_failed" };
 
 /** connect: fetch a token and join. close: leave the room, close the events stream, stop
- * every timer. reload: start over from the status request. */
-export type Effect = "connect" | "close" | "leave_room" | "reload" | null;
+ * every timer. reload: start over from the status request. buy: start a purchase (to
+ * checkout, or paid at once). await_payment: follow the held ticket until it is paid. */
+export type Effect = "connect" | "close" | "leave_room" | "reload" | "buy" | "await_payment" | null;
 
 export interface Step {
   phase: Phase;
@@ -35,7 +55,8 @@ export function next(phase: Phase, event: PageEvent): Step {
     case "live":
       if (event.live && (phase === "loading" || phase === "offline")) return { phase: "connecting", effect: "connect" };
       if (!event.live && phase === "loading") return { phase: "offline", effect: null };
-      if (!event.live && watching(phase)) return { phase: "ended", effect: "close" };
+      if (!event.live && (watching(phase) || phase === "paywall" || phase === "confirming"))
+        return { phase: "ended", effect: "close" };
       return stay;
     case "token_failed":
       if (phase !== "connecting") return stay;
@@ -54,5 +75,15 @@ export function next(phase: Phase, event: PageEvent): Step {
       return phase === "loading" ? { phase: "error", effect: null } : stay;
     case "retry":
       return phase === "error" || phase === "ended" ? { phase: "loading", effect: "reload" } : stay;
+    case "payment_required":
+      return phase === "connecting" || phase === "confirming" ? { phase: "paywall", effect: null } : stay;
+    case "payment_pending":
+      return phase === "connecting" ? { phase: "confirming", effect: "await_payment" } : stay;
+    case "buy":
+      return phase === "paywall" ? { phase: "confirming", effect: "buy" } : stay;
+    case "ticket_paid":
+      return phase === "confirming" ? { phase: "connecting", effect: "connect" } : stay;
+    case "purchase_failed":
+      return phase === "confirming" ? { phase: "paywall", effect: null } : stay;
   }
 }
