@@ -937,6 +937,20 @@ impl Drop for Shared {
         if let Some(running) = self.running.get_mut().take() {
             running.supervisor_cancel.cancel();
             running.supervisor.close();
+            // And the backend ends the stream, as End would: it deletes the room, so the
+            // creator is gone from the server even when the SDK's leave is lost on its closing
+            // socket (seen about once in 25 drops; the server then waits out its timeout).
+            let issued = lock(&self.token).is_some();
+            if let (true, Ok(runtime)) = (issued, tokio::runtime::Handle::try_current()) {
+                let backend = self.backend.clone();
+                runtime.spawn(async move {
+                    match tokio::time::timeout(TELL_BACKEND, backend.end_stream()).await {
+                        Ok(Ok(_)) => tracing::info!("session dropped without End: the backend ended the stream"),
+                        Ok(Err(err)) => tracing::warn!(%err, "session dropped without End: telling the backend failed"),
+                        Err(_) => tracing::warn!("session dropped without End: the backend did not answer in time"),
+                    }
+                });
+            }
         }
     }
 }
