@@ -324,6 +324,44 @@ impl Drop for StripeMock {
     }
 }
 
+/// Joins a room's signal connection with `token` the way a client starts to (WebSocket
+/// upgrade on `/rtc`, the server's first message read) and then goes away before any media
+/// connection: livekit-server reports `participant_connection_aborted` for it.
+pub async fn abandon_join(livekit_http_port: u16, token: &str) -> Result<()> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", livekit_http_port)).await?;
+    let request = format!(
+        "GET /rtc?access_token={token}&protocol=15&auto_subscribe=1&sdk=rust HTTP/1.1\r\n\
+         Host: 127.0.0.1:{livekit_http_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: b25haXItYWJhbmRvbmVkIQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    // The 101 answer and the join response after it: the server has the participant then.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = stream.read(&mut buf).await?;
+            ensure!(n > 0, "livekit-server closed the signal connection");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            ensure!(
+                text.starts_with("HTTP/1.1 101"),
+                "no WebSocket upgrade: {}",
+                text.trim()
+            );
+            if let Some(head) = text.find("\r\n\r\n") {
+                if seen.len() > head + 4 {
+                    return Ok(());
+                }
+            }
+        }
+    })
+    .await
+    .context("no join response within 10 s")??;
+    drop(stream);
+    Ok(())
+}
+
 async fn http_get(port: u16, path: &str) -> Result<String> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream

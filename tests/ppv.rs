@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context, Result};
 use onair_e2e::backend::Stack;
 use onair_e2e::browser::Browser;
-use onair_e2e::harness::{retry_for, JsonProcess, StripeMock};
+use onair_e2e::harness::{abandon_join, retry_for, JsonProcess, StripeMock};
 use onair_server::payments::stripe_signature;
 use onair_server::Payments;
 use serde_json::{json, Value};
@@ -25,6 +25,10 @@ struct Ppv {
 /// The stack with Stripe (stripe-mock) as the payment provider and 2 s reservations, and
 /// `carol` live at 4.99.
 async fn live_at_4_99() -> Result<(Ppv, JsonProcess)> {
+    live_at_4_99_reserving(2.0).await
+}
+
+async fn live_at_4_99_reserving(reservation_secs: f64) -> Result<(Ppv, JsonProcess)> {
     let stripe = StripeMock::start().await?;
     let api = stripe.url();
     let stack = Stack::start_with(STREAMER, |c| {
@@ -32,7 +36,7 @@ async fn live_at_4_99() -> Result<(Ppv, JsonProcess)> {
         c.stripe_api_base = api;
         c.stripe_secret_key = "sk_test_onair".into();
         c.stripe_webhook_secret = WEBHOOK_SECRET.into();
-        c.ticket_reservation_secs = 2.0;
+        c.ticket_reservation_secs = reservation_secs;
         c.rate_limit_per_minute = 1000.try_into().unwrap();
     })
     .await?;
@@ -305,6 +309,27 @@ async fn a_ticket_is_consumed_only_when_livekit_confirms_the_join_and_watches_fr
     let (status, token) = p.viewer_token(Some(&id)).await?;
     assert_eq!(status, 200, "{token}");
     assert_eq!(p.earnings().await?["total_cents"], 499);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_aborted_before_it_became_active_frees_the_ticket_unconsumed() -> Result<()> {
+    // Reservations of a minute: what frees the ticket below is the abort, not the clock.
+    let (p, _creator) = live_at_4_99_reserving(60.0).await?;
+    let id = p.paid_ticket("evt_aborted").await?;
+    let (status, token) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(p.ticket(&id).await?["in_use"], true);
+    let left = std::time::Instant::now();
+    abandon_join(p.stack.livekit.http_port, token["token"].as_str().unwrap()).await?;
+    let t = p.wait_ticket(&id, "in_use", false).await?;
+    println!(
+        "connection aborted → ticket free again after {} ms",
+        left.elapsed().as_millis()
+    );
+    assert_eq!(t["consumed"], false, "{t}");
+    let (status, _) = p.viewer_token(Some(&id)).await?;
+    assert_eq!(status, 200);
     Ok(())
 }
 
