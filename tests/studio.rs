@@ -247,9 +247,21 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
         "{tray}"
     );
 
-    // The window's End Stream.
+    // The window's End Stream, this time with a pay-per-view price: the stream is paid (a
+    // viewer without a ticket gets 402 with the price).
+    desktop.type_into("#price", "4.99").await?;
     desktop.click("#go-live").await?;
     desktop.wait_phase("live", Duration::from_secs(20)).await?;
+    let status: serde_json::Value = reqwest::get(stack.backend.url("/api/streams/studio"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(status["stream"]["ppv_price_cents"], 499, "{status}");
+    let refused = reqwest::Client::new()
+        .post(stack.backend.url("/api/streams/studio/viewer-token"))
+        .send()
+        .await?;
+    assert_eq!(refused.status().as_u16(), 402);
     desktop.click("#end-stream").await?;
     desktop
         .wait_phase("offline", Duration::from_secs(10))
