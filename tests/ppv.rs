@@ -473,6 +473,12 @@ async fn the_page_shows_the_paywall_buys_through_checkout_plays_on_return_and_re
         "{notice}"
     );
     page.screenshot("viewer-paywall").await?;
+    let phone = browser
+        .open(&p.url(&format!("/live/{STREAMER}")), 390, 844)
+        .await?;
+    phone.wait_state("paywall", WAIT).await?;
+    phone.screenshot("viewer-paywall-phone").await?;
+    phone.close().await?;
 
     // Buy: the page sends the buyer to the checkout page Stripe (stripe-mock) gave the backend.
     page.stand_in(
