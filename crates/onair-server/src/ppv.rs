@@ -276,8 +276,8 @@ pub async fn admit(
                 return Err(required(
                     "payment_required",
                     format!(
-                    "this ticket was for an earlier stream; a ticket for this one costs {price}"
-                ),
+                        "this ticket is for another stream; a ticket for this one costs {price}"
+                    ),
                 ))
             }
             Err(Refusal::InUse) => return Err(ApiError::Conflict(
