@@ -262,6 +262,14 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
         .send()
         .await?;
     assert_eq!(refused.status().as_u16(), 402);
+    // Two tickets sold (the stack's backend takes development payments: paid at once).
+    for _ in 0..2 {
+        let bought = reqwest::Client::new()
+            .post(stack.backend.url("/api/streams/studio/tickets"))
+            .send()
+            .await?;
+        assert_eq!(bought.status().as_u16(), 201);
+    }
     desktop.click("#end-stream").await?;
     desktop
         .wait_phase("offline", Duration::from_secs(10))
@@ -277,6 +285,18 @@ async fn go_live_shows_viewers_and_the_timeline_and_every_end_path_leaves_the_se
         .livekit
         .wait_presence("studio", CREATOR, false, Duration::from_secs(2))
         .await?;
+    // After End the window shows what the stream earned.
+    desktop
+        .wait_js(
+            "the earnings",
+            Duration::from_secs(5),
+            "const c = document.getElementById('earnings-card'); \
+             return !c.hidden && document.getElementById('earnings').dataset.totalCents === '998'",
+        )
+        .await?;
+    let latest = desktop.text("#earnings-latest").await?;
+    assert!(latest.contains("from 2 tickets"), "{latest}");
+    desktop.screenshot(&shots(), "studio-earnings").await?;
 
     // SIGTERM while live: the server sees the creator leave within 2 s, the report is logged.
     desktop.click("#go-live").await?;

@@ -148,6 +148,8 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
     studio.set_engine_options(engine);
+    let signed_in = studio.clone();
+    tauri::async_runtime::spawn(async move { signed_in.refresh_earnings() });
     let tray = tray::build(&handle, &studio.view())?;
     app.manage(tray);
     app.manage(studio.clone());

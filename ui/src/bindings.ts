@@ -69,6 +69,27 @@ export type DeviceOption = {
 	name: string,
 };
 
+/**  What pay-per-view earned: confirmed payments minus refunds. */
+export type EarningsView = EarningsView_Serialize | EarningsView_Deserialize;
+
+/**  What pay-per-view earned: confirmed payments minus refunds. */
+export type EarningsView_Deserialize = {
+	currency: string,
+	/**  Over every stream, in cents. */
+	total_cents: number | null,
+	/**  The newest stream that sold tickets. */
+	latest?: StreamEarningsView | null,
+};
+
+/**  What pay-per-view earned: confirmed payments minus refunds. */
+export type EarningsView_Serialize = {
+	currency: string,
+	/**  Over every stream, in cents. */
+	total_cents: number | null,
+	/**  The newest stream that sold tickets. */
+	latest: StreamEarningsView | null,
+};
+
 export type ErrorKind = 
 /**  Nobody is signed in. */
 "signed_out" | 
@@ -170,6 +191,13 @@ export type StatsView_Serialize = {
 	loss_percent: number | null,
 };
 
+export type StreamEarningsView = {
+	title: string,
+	total_cents: number | null,
+	paid_tickets: number,
+	refunded_tickets: number,
+};
+
 export type StudioSettings = {
 	video: VideoChoice,
 	audio: AudioChoice,
@@ -205,6 +233,8 @@ export type StudioView_Deserialize = {
 	notices: NoticeView[],
 	/**  The last End's report, until the next Go Live. */
 	report?: ReportView | null,
+	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
+	earnings?: EarningsView_Deserialize | null,
 	error?: UiError_Deserialize | null,
 };
 
@@ -224,6 +254,8 @@ export type StudioView_Serialize = {
 	notices: NoticeView[],
 	/**  The last End's report, until the next Go Live. */
 	report: ReportView | null,
+	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
+	earnings: EarningsView_Serialize | null,
 	error: UiError_Serialize | null,
 };
 

@@ -65,6 +65,11 @@ const SKELETON = `
         <div id="viewers" class="big" data-count="">–</div>
         <div id="viewers-fresh" class="note"></div>
       </div>
+      <div class="card" id="earnings-card" hidden>
+        <div class="label">Pay-per-view earnings</div>
+        <div id="earnings" class="big" data-total-cents=""></div>
+        <div id="earnings-latest" class="note"></div>
+      </div>
       <div class="card"><div class="label">Going live</div><ol id="timeline" class="steps"></ol></div>
       <div class="card"><div class="label">Stream health</div><dl id="stats" class="stats"></dl></div>
       <div class="card" id="notices-card" hidden><div class="label">What happened</div><ul id="notices"></ul></div>
@@ -245,6 +250,24 @@ function render(next: StudioView) {
   $("notices-card").hidden = next.notices.length === 0;
   $("notices").replaceChildren(...next.notices.map((n) => li(n.message)));
 
+  // Earnings: shown once anything was sold.
+  const earnings = next.earnings;
+  $("earnings-card").hidden = !earnings?.latest;
+  if (earnings) {
+    const total = earnings.total_cents ?? 0;
+    $("earnings").dataset.totalCents = String(total);
+    text("earnings", money(total, earnings.currency));
+    const latest = earnings.latest;
+    text(
+      "earnings-latest",
+      latest
+        ? `Latest: “${latest.title}” · ${money(latest.total_cents ?? 0, earnings.currency)} from ${latest.paid_tickets} ticket${latest.paid_tickets === 1 ? "" : "s"}${
+            latest.refunded_tickets ? ` (${latest.refunded_tickets} refunded)` : ""
+          }`
+        : "",
+    );
+  }
+
   const report = next.report;
   $("report-card").hidden = !report;
   if (report) {
@@ -265,6 +288,14 @@ function render(next: StudioView) {
   showBanner(error && !error.field ? error : null);
   if (error?.field) showFieldErrors([...fieldErrors.filter((e) => e.field !== error.field), error]);
   renderButtons();
+}
+
+function money(cents: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
 }
 
 function renderFreshness() {

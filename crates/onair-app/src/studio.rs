@@ -241,6 +241,7 @@ impl Studio {
             v.error = None;
         });
         tracing::info!(backend = url, username = %account.username, "signed in");
+        self.refresh_earnings();
         Ok(account)
     }
 
@@ -258,7 +259,10 @@ impl Studio {
         }
         self.persist(|s| s.username = None)?;
         *lock(&self.inner.backend) = None;
-        self.update(|v| v.account = None);
+        self.update(|v| {
+            v.account = None;
+            v.earnings = None;
+        });
         Ok(())
     }
 
@@ -446,7 +450,31 @@ impl Studio {
                 v.viewers = None;
             }
         });
+        self.refresh_earnings();
         Some(view)
+    }
+
+    /// Asks the backend for the pay-per-view earnings and shows them (in the background: a
+    /// slow or unreachable backend delays nothing; it is only logged).
+    pub fn refresh_earnings(&self) {
+        let backend = lock(&self.inner.backend).clone();
+        let username = self.view().account.map(|a| a.username);
+        let (Some(backend), Some(username)) = (backend, username) else {
+            return;
+        };
+        let studio = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                match backend.earnings(&username).await {
+                    Ok(earnings) => {
+                        let view = crate::view::EarningsView::from(&earnings);
+                        studio.update(|v| v.earnings = Some(view));
+                    }
+                    Err(err) => tracing::debug!(%err, "earnings unavailable"),
+                }
+            }
+            .instrument(tracing::info_span!("studio-earnings")),
+        );
     }
 
     /// Mirrors the session's state, viewer count, notices and stats into the view until it

@@ -156,7 +156,42 @@ pub struct StudioView {
     pub notices: Vec<NoticeView>,
     /// The last End's report, until the next Go Live.
     pub report: Option<ReportView>,
+    /// Pay-per-view earnings, from the backend (after sign-in, start-up and every End).
+    pub earnings: Option<EarningsView>,
     pub error: Option<UiError>,
+}
+
+/// What pay-per-view earned: confirmed payments minus refunds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct EarningsView {
+    pub currency: String,
+    /// Over every stream, in cents.
+    pub total_cents: f64,
+    /// The newest stream that sold tickets.
+    pub latest: Option<StreamEarningsView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct StreamEarningsView {
+    pub title: String,
+    pub total_cents: f64,
+    pub paid_tickets: u32,
+    pub refunded_tickets: u32,
+}
+
+impl From<&onair_session::Earnings> for EarningsView {
+    fn from(e: &onair_session::Earnings) -> Self {
+        Self {
+            currency: e.currency.clone(),
+            total_cents: e.total_cents as f64,
+            latest: e.streams.first().map(|s| StreamEarningsView {
+                title: s.title.clone(),
+                total_cents: s.total_cents as f64,
+                paid_tickets: s.paid_tickets.max(0) as u32,
+                refunded_tickets: s.refunded_tickets.max(0) as u32,
+            }),
+        }
+    }
 }
 
 impl Default for StudioView {
@@ -171,6 +206,7 @@ impl Default for StudioView {
             stats: None,
             notices: Vec::new(),
             report: None,
+            earnings: None,
             error: None,
         }
     }
@@ -181,4 +217,42 @@ impl Default for StudioView {
 pub struct MicLevel {
     pub rms_dbfs: f32,
     pub peak_dbfs: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earnings_show_the_total_and_the_newest_stream_that_sold_tickets() {
+        let stream = |id, total, paid, refunded| onair_session::StreamEarnings {
+            stream_id: id,
+            title: format!("show {id}"),
+            total_cents: total,
+            paid_tickets: paid,
+            refunded_tickets: refunded,
+        };
+        let view = EarningsView::from(&onair_session::Earnings {
+            currency: "usd".into(),
+            total_cents: 1497,
+            streams: vec![stream(9, 499, 2, 1), stream(4, 998, 2, 0)],
+        });
+        assert_eq!(view.total_cents, 1497.0);
+        let latest = view.latest.unwrap();
+        assert_eq!(
+            (
+                latest.title.as_str(),
+                latest.total_cents,
+                latest.paid_tickets,
+                latest.refunded_tickets
+            ),
+            ("show 9", 499.0, 2, 1)
+        );
+        let none = EarningsView::from(&onair_session::Earnings {
+            currency: "usd".into(),
+            total_cents: 0,
+            streams: vec![],
+        });
+        assert_eq!(none.latest, None);
+    }
 }

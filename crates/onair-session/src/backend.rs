@@ -126,6 +126,25 @@ pub struct TokenRequest {
 
 pub use onair_core::wire::PublisherToken;
 
+/// Pay-per-view earnings as the backend reports them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Earnings {
+    pub currency: String,
+    /// Over every stream, in cents.
+    pub total_cents: i64,
+    /// Newest first.
+    pub streams: Vec<StreamEarnings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StreamEarnings {
+    pub stream_id: i64,
+    pub title: String,
+    pub total_cents: i64,
+    pub paid_tickets: i64,
+    pub refunded_tickets: i64,
+}
+
 /// The backend for one streamer (its API key).
 #[derive(Clone)]
 pub struct BackendClient {
@@ -242,6 +261,19 @@ impl BackendClient {
         serde_json::from_str::<Me>(&body)
             .map(|me| me.username)
             .map_err(|e| BackendError::Protocol(format!("sign-in answer: {e}")))
+    }
+
+    /// What `username` (this key's streamer) earned from pay-per-view: confirmed payments
+    /// minus refunds.
+    pub async fn earnings(&self, username: &str) -> Result<Earnings, BackendError> {
+        let body = self
+            .send(
+                self.http
+                    .get(self.url(&format!("/api/streams/{username}/earnings")))
+                    .bearer_auth(&self.key),
+            )
+            .await?;
+        serde_json::from_str(&body).map_err(|e| BackendError::Protocol(format!("earnings: {e}")))
     }
 
     /// Ends the streamer's stream on the backend (the room is deleted, the record closed).

@@ -13,7 +13,9 @@ pub mod session;
 pub mod state;
 pub mod viewers;
 
-pub use backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+pub use backend::{
+    BackendClient, BackendError, Earnings, PublisherToken, StreamEarnings, TokenRequest,
+};
 pub use media::{AudioInput, VideoInput};
 pub use preview::{PreviewFrame, PreviewTap};
 pub use reconnect::ReconnectPolicy;
