@@ -495,9 +495,17 @@ async fn the_page_shows_the_paywall_buys_through_checkout_plays_on_return_and_re
     .await?;
     println!("sent to checkout: {at_checkout}");
 
-    // Back on the page before Stripe confirmed: it knows its ticket and waits for the payment.
+    // Back on the page (not through checkout's success page) before Stripe confirmed: it
+    // knows its ticket, waits for the payment and offers the way back to checkout.
     page.goto(&p.url(&format!("/live/{STREAMER}"))).await?;
     page.wait_state("confirming", WAIT).await?;
+    page.wait(
+        "!document.getElementById('action').hidden && \
+         document.getElementById('action').textContent === 'Back to checkout'",
+        WAIT,
+    )
+    .await?;
+    page.screenshot("viewer-checkout-left").await?;
     let ticket = page
         .eval(&format!("localStorage.getItem('onair.ticket.{STREAMER}')"))
         .await?
@@ -508,6 +516,12 @@ async fn the_page_shows_the_paywall_buys_through_checkout_plays_on_return_and_re
     page.goto(&p.url(&format!("/live/{STREAMER}?ticket={ticket}")))
         .await?;
     page.wait_state("confirming", WAIT).await?;
+    assert_eq!(
+        page.eval("document.getElementById('action').hidden")
+            .await?,
+        json!(true),
+        "paid at checkout: nothing to go back to"
+    );
     assert_eq!(
         page.eval("location.search").await?,
         json!(""),

@@ -64,14 +64,39 @@ const api = (path: string) => `/api/streams/${encodeURIComponent(username)}${pat
 // reload watches again without buying again. Checkout comes back with ?ticket=…, or
 // ?checkout=cancelled; both are taken off the address at once.
 const TICKET_KEY = `onair.ticket.${username}`;
+// Where storage is refused (some private modes), the ticket lasts as long as the page.
+let ticketInPage: string | null = null;
 const heldTicket = {
-  get: (): string | null => localStorage.getItem(TICKET_KEY),
-  set: (id: string) => localStorage.setItem(TICKET_KEY, id),
-  drop: () => localStorage.removeItem(TICKET_KEY),
+  get: (): string | null => {
+    try {
+      return localStorage.getItem(TICKET_KEY) ?? ticketInPage;
+    } catch {
+      return ticketInPage;
+    }
+  },
+  set: (id: string) => {
+    ticketInPage = id;
+    try {
+      localStorage.setItem(TICKET_KEY, id);
+    } catch {
+      // Kept in the page only.
+    }
+  },
+  drop: () => {
+    ticketInPage = null;
+    try {
+      localStorage.removeItem(TICKET_KEY);
+    } catch {
+      // Nothing stored.
+    }
+  },
 };
 const returned = new URLSearchParams(location.search);
 const returnedTicket = returned.get("ticket");
-if (returnedTicket && /^tk_[0-9a-f]{32}$/.test(returnedTicket)) heldTicket.set(returnedTicket);
+/** Came back through checkout's success address: the payment was made, only its
+ * confirmation may still be on its way. */
+const backFromCheckout = !!returnedTicket && /^tk_[0-9a-f]{32}$/.test(returnedTicket);
+if (backFromCheckout && returnedTicket) heldTicket.set(returnedTicket);
 const checkoutCancelled = returned.get("checkout") === "cancelled";
 if (location.search) history.replaceState(null, "", location.pathname);
 
@@ -116,6 +141,9 @@ let notice: { kind: Failure | "lost" | "load" | "payment"; text: string } | null
   ? { kind: "payment", text: "Checkout was cancelled: nothing was charged." }
   : null;
 let stopClock: (() => void) | null = null;
+/** The held ticket's checkout page while its payment is awaited (someone who left checkout
+ * before paying can go back to it). */
+let pendingCheckout: string | null = null;
 /** What a ticket costs, once the backend said so. */
 let price: { cents: number; currency: string } | null = null;
 
@@ -206,7 +234,14 @@ async function awaitPayment(gen: number) {
       if (response.ok) {
         const ticket = (await response.json()) as Ticket;
         if (gen !== generation) return;
-        if (ticket.payment === "paid") return dispatch({ type: "ticket_paid" });
+        if (ticket.payment === "paid") {
+          pendingCheckout = null;
+          return dispatch({ type: "ticket_paid" });
+        }
+        if (pendingCheckout !== ticket.checkout_url) {
+          pendingCheckout = ticket.checkout_url;
+          render();
+        }
         if (ticket.payment === "refunded") break;
       }
     } catch {
@@ -391,7 +426,10 @@ $("unmute").addEventListener("click", () => {
   void room?.startAudio();
   render();
 });
-$("action").addEventListener("click", () => dispatch({ type: phase === "paywall" ? "buy" : "retry" }));
+$("action").addEventListener("click", () => {
+  if (phase === "confirming" && pendingCheckout) return location.assign(pendingCheckout);
+  dispatch({ type: phase === "paywall" ? "buy" : "retry" });
+});
 window.addEventListener("pagehide", () => {
   leaveRoom();
   scope.closeAll();
@@ -445,9 +483,15 @@ function render() {
   $("overlay").hidden = phase === "live";
   $("overlay-title").textContent = overlay.title;
   $("spinner").hidden = !overlay.spinner;
-  $("action").hidden = !overlay.action;
-  $("action").textContent =
-    phase === "paywall" && price ? `Buy ticket · ${money(price.cents, price.currency)}` : (overlay.action ?? "");
+  // Confirming without having come back from checkout's success page: maybe checkout was
+  // left before paying; offer the way back to it.
+  const backToCheckout = phase === "confirming" && !backFromCheckout && !!pendingCheckout;
+  $("action").hidden = !overlay.action && !backToCheckout;
+  $("action").textContent = backToCheckout
+    ? "Back to checkout"
+    : phase === "paywall" && price
+      ? `Buy ticket · ${money(price.cents, price.currency)}`
+      : (overlay.action ?? "");
   app.dataset.priceCents = price ? String(price.cents) : "";
   $("notice").dataset.kind = notice?.kind ?? "";
   $("notice").textContent =
@@ -458,7 +502,9 @@ function render() {
         : phase === "paywall"
           ? paywallText()
           : phase === "confirming"
-            ? "Waiting for the payment provider to confirm your ticket. This usually takes a few seconds."
+            ? backFromCheckout
+              ? "Waiting for the payment provider to confirm your ticket. This usually takes a few seconds."
+              : "Your ticket's payment is not confirmed yet. If you paid, this page plays as soon as it is; if you left checkout before paying, go back to it."
             : (notice?.text ?? "");
   $("unmute").hidden = phase !== "live" || !muted;
   // Offline, the last stream's title is part of the notice.
