@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(20);
 struct Ppv {
     stack: Stack,
     http: reqwest::Client,
-    _stripe: StripeMock,
+    _stripe: Option<StripeMock>,
 }
 
 /// The stack with Stripe (stripe-mock) as the payment provider and 2 s reservations, and
@@ -43,14 +43,7 @@ async fn live_at_4_99_reserving(reservation_secs: f64) -> Result<(Ppv, JsonProce
     let creator = stack
         .go_live_with(STREAMER, "Premiere", &["--ppv-price", "4.99"])
         .await?;
-    Ok((
-        Ppv {
-            stack,
-            http: reqwest::Client::new(),
-            _stripe: stripe,
-        },
-        creator,
-    ))
+    Ok((Ppv::over(stack, Some(stripe)), creator))
 }
 
 fn unix_s() -> i64 {
@@ -61,6 +54,14 @@ fn unix_s() -> i64 {
 }
 
 impl Ppv {
+    fn over(stack: Stack, stripe: Option<StripeMock>) -> Self {
+        Self {
+            stack,
+            http: reqwest::Client::new(),
+            _stripe: stripe,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         self.stack.backend.url(path)
     }
@@ -72,15 +73,29 @@ impl Ppv {
         Ok((status, body))
     }
 
+    /// `POST …/tickets` as answered.
+    async fn try_buy(&self) -> Result<(u16, Value)> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/api/streams/{STREAMER}/tickets"))),
+        )
+        .await
+    }
+
     async fn buy(&self) -> Result<Value> {
-        let (status, body) = self
-            .send(
-                self.http
-                    .post(self.url(&format!("/api/streams/{STREAMER}/tickets"))),
-            )
-            .await?;
+        let (status, body) = self.try_buy().await?;
         ensure!(status == 201, "buying a ticket: {status} {body}");
         Ok(body)
+    }
+
+    /// `POST /api/tickets/{id}/refund` with the streamer's key, as answered.
+    async fn refund(&self, id: &str) -> Result<(u16, Value)> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/api/tickets/{id}/refund")))
+                .bearer_auth(&self.stack.key),
+        )
+        .await
     }
 
     async fn ticket(&self, id: &str) -> Result<Value> {
@@ -362,13 +377,7 @@ async fn earnings_of_two_paid_viewers_are_twice_the_price_survive_a_restart_and_
 
     // A refund through Stripe (stripe-mock's Refunds API) takes its price back; the ticket
     // admits nobody any more.
-    let (status, refunded) = p
-        .send(
-            p.http
-                .post(p.url(&format!("/api/tickets/{first}/refund")))
-                .bearer_auth(&p.stack.key),
-        )
-        .await?;
+    let (status, refunded) = p.refund(&first).await?;
     assert_eq!(status, 200, "{refunded}");
     assert_eq!(refunded["payment"], "refunded");
     let earnings = p.earnings().await?;
@@ -380,13 +389,7 @@ async fn earnings_of_two_paid_viewers_are_twice_the_price_survive_a_restart_and_
         (402, Some("ticket_refunded"))
     );
     // A second refund: nothing to refund.
-    let (status, _) = p
-        .send(
-            p.http
-                .post(p.url(&format!("/api/tickets/{first}/refund")))
-                .bearer_auth(&p.stack.key),
-        )
-        .await?;
+    let (status, _) = p.refund(&first).await?;
     assert_eq!(status, 409);
     Ok(())
 }
@@ -394,21 +397,12 @@ async fn earnings_of_two_paid_viewers_are_twice_the_price_survive_a_restart_and_
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_development_provider_a_ticket_is_paid_at_once_and_a_free_stream_needs_none(
 ) -> Result<()> {
-    let stack = Stack::start(STREAMER).await?;
-    let http = reqwest::Client::new();
-    let mut creator = stack
+    let p = Ppv::over(Stack::start(STREAMER).await?, None);
+    let mut creator = p
+        .stack
         .go_live_with(STREAMER, "Local show", &["--ppv-price", "2.50"])
         .await?;
-    let response = http
-        .post(
-            stack
-                .backend
-                .url(&format!("/api/streams/{STREAMER}/tickets")),
-        )
-        .send()
-        .await?;
-    assert_eq!(response.status().as_u16(), 201);
-    let ticket: Value = response.json().await?;
+    let ticket = p.buy().await?;
     assert_eq!(
         (
             ticket["payment"].as_str(),
@@ -418,40 +412,17 @@ async fn with_the_development_provider_a_ticket_is_paid_at_once_and_a_free_strea
         (Some("paid"), Some("development"), None),
         "{ticket}"
     );
-    let token = http
-        .post(
-            stack
-                .backend
-                .url(&format!("/api/streams/{STREAMER}/viewer-token")),
-        )
-        .json(&json!({ "ticket": ticket["id"] }))
-        .send()
-        .await?;
-    assert_eq!(token.status().as_u16(), 200);
+    let (status, _) = p.viewer_token(ticket["id"].as_str()).await?;
+    assert_eq!(status, 200);
     creator.terminate()?;
     creator.finish(WAIT).await?;
 
     // Free: no ticket needed, and none sold.
-    let _free = stack.go_live(STREAMER, "Free show").await?;
-    let token = http
-        .post(
-            stack
-                .backend
-                .url(&format!("/api/streams/{STREAMER}/viewer-token")),
-        )
-        .send()
-        .await?;
-    assert_eq!(token.status().as_u16(), 200);
-    let response = http
-        .post(
-            stack
-                .backend
-                .url(&format!("/api/streams/{STREAMER}/tickets")),
-        )
-        .send()
-        .await?;
-    assert_eq!(response.status().as_u16(), 409);
-    let body: Value = response.json().await?;
+    let _free = p.stack.go_live(STREAMER, "Free show").await?;
+    let (status, _) = p.viewer_token(None).await?;
+    assert_eq!(status, 200);
+    let (status, body) = p.try_buy().await?;
+    assert_eq!(status, 409);
     assert_eq!(body["error"]["kind"], "free");
     Ok(())
 }

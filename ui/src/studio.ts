@@ -1,5 +1,6 @@
 // The studio window. It renders the one StudioView the app sends on every change and calls
 // the generated commands; it holds no stream state of its own.
+import { money } from "./money";
 import { convertFileSrc } from "@tauri-apps/api/core";
 import {
   commands,
@@ -288,14 +289,6 @@ function render(next: StudioView) {
   showBanner(error && !error.field ? error : null);
   if (error?.field) showFieldErrors([...fieldErrors.filter((e) => e.field !== error.field), error]);
   renderButtons();
-}
-
-function money(cents: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
-  }
 }
 
 function renderFreshness() {

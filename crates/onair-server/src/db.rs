@@ -424,15 +424,7 @@ pub async fn confirm_payment(
     .rows_affected()
         == 1;
     if paid {
-        sqlx::query(
-            "INSERT INTO earnings (ticket_id, entry, stream_id, amount_cents, currency, at) \
-             SELECT id, 'payment', stream_id, price_cents, currency, ? FROM tickets WHERE id = ? \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(now_ms)
-        .bind(ticket_id)
-        .execute(&mut *tx)
-        .await?;
+        add_to_ledger(&mut tx, ticket_id, Entry::Payment, now_ms).await?;
     }
     // The event id is kept either way: a replay of it must change nothing later either.
     tx.commit().await?;
@@ -455,18 +447,42 @@ pub async fn record_refund(pool: &SqlitePool, ticket_id: &str, now_ms: i64) -> s
     .rows_affected()
         == 1;
     if refunded {
-        sqlx::query(
-            "INSERT INTO earnings (ticket_id, entry, stream_id, amount_cents, currency, at) \
-             SELECT id, 'refund', stream_id, -price_cents, currency, ? FROM tickets WHERE id = ? \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(now_ms)
-        .bind(ticket_id)
-        .execute(&mut *tx)
-        .await?;
+        add_to_ledger(&mut tx, ticket_id, Entry::Refund, now_ms).await?;
     }
     tx.commit().await?;
     Ok(refunded)
+}
+
+#[derive(Clone, Copy)]
+enum Entry {
+    Payment,
+    Refund,
+}
+
+/// One ledger row for the ticket: its price for a payment, minus its price for a refund. At
+/// most one of each per ticket, so a repeat adds nothing.
+async fn add_to_ledger(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ticket_id: &str,
+    entry: Entry,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let (name, sign) = match entry {
+        Entry::Payment => ("payment", 1),
+        Entry::Refund => ("refund", -1),
+    };
+    sqlx::query(
+        "INSERT INTO earnings (ticket_id, entry, stream_id, amount_cents, currency, at) \
+         SELECT id, ?, stream_id, ? * price_cents, currency, ? FROM tickets WHERE id = ? \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(sign)
+    .bind(now_ms)
+    .bind(ticket_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A stream's earnings.

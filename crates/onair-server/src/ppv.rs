@@ -89,6 +89,13 @@ async fn ticket_at(
         .ok_or_else(|| ApiError::NotFound("there is no such ticket".into()))
 }
 
+/// A ticket this request just wrote, as it is now.
+async fn reread(state: &AppState, id: &str) -> Result<TicketRow, ApiError> {
+    db::ticket(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {id} vanished")))
+}
+
 /// The pay-per-view stream `username` has on air: its id and price. `None` for a free one.
 async fn paid_stream_on_air(
     state: &AppState,
@@ -185,9 +192,7 @@ pub async fn buy_ticket(
     if checkout.paid {
         db::confirm_payment(&state.db, &checkout.id, &id, None, now_ms()).await?;
     }
-    let row = db::ticket(&state.db, &id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {id} vanished")))?;
+    let row = reread(&state, &id).await?;
     tracing::info!(ticket = %&id[..7], stream_id, provider = state.payments.name(), paid = checkout.paid, "ticket bought");
     Ok((StatusCode::CREATED, Json(TicketView::of(&row))))
 }
@@ -489,10 +494,7 @@ pub async fn refund(
         .refund(&row.id, row.payment_ref.as_deref())
         .await?;
     db::record_refund(&state.db, &row.id, now_ms()).await?;
-    let row = db::ticket(&state.db, &row.id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket vanished")))?;
-    Ok(Json(TicketView::of(&row)))
+    Ok(Json(TicketView::of(&reread(&state, &row.id).await?)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

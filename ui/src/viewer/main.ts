@@ -10,6 +10,7 @@ import {
   Track,
   type RemoteTrack,
 } from "livekit-client";
+import { money } from "../money";
 import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
 import { Scope, type OpenCounts } from "./scope";
 import { next, type Effect, type PageEvent, type Phase } from "./state";
@@ -458,14 +459,6 @@ const OVERLAY: Record<Phase, { title: string; spinner: boolean; action?: string 
   paywall: { title: "Pay-per-view", spinner: false, action: "Buy ticket" },
   confirming: { title: "Confirming your payment…", spinner: true },
 };
-
-function money(cents: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
-  }
-}
 
 function paywallText(): string {
   const cost = price ? money(price.cents, price.currency) : "a ticket";
