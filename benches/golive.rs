@@ -17,8 +17,8 @@ use onair_livekit::{NativeVideoStream, Room, RoomEvent, RoomOptions, TrackKind};
 use tokio::io::AsyncWriteExt;
 
 fn main() -> Result<()> {
-    // Like `onair` itself (see `cap_malloc_arenas`).
-    onair_livekit::cap_malloc_arenas(1);
+    // Like `onair` itself (see `tune_memory`).
+    onair_livekit::tune_memory();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -681,7 +681,9 @@ pub fn run_alone<F: std::future::Future<Output = Result<()>>>(
     name: &str,
     test: impl FnOnce() -> F,
 ) -> Result<()> {
-    onair_livekit::cap_malloc_arenas(1);
+    // The allocator set up as `onair` and the studio set it up (it may start this binary
+    // again in place, so before anything else).
+    onair_livekit::tune_memory();
     if std::env::args()
         .skip(1)
         .any(|a| !a.starts_with('-') && !name.contains(a.as_str()))

@@ -102,7 +102,7 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
         "fds {first:?} → {last:?}"
     );
     assert!(
-        within(first.rss_kb as f64, last.rss_kb as f64, 10.0),
+        within(first.rss_kb as f64, last.rss_kb as f64, 5.0),
         "RSS {first:?} → {last:?}"
     );
     // A leak of even 200 bytes per cycle on the Rust side would show here.

@@ -233,9 +233,9 @@ fn prefer_cheap_webview_rendering() {
 }
 
 fn main() {
-    // Before any thread starts: libwebrtc's many short-lived threads otherwise each get a
-    // malloc arena and memory grows with every stream.
-    onair_livekit::cap_malloc_arenas(1);
+    // Before any thread starts (it may start the program again in place): with glibc's
+    // defaults, memory grows with every stream (see its docs).
+    let memory = onair_livekit::tune_memory();
     prefer_cheap_webview_rendering();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -244,6 +244,7 @@ fn main() {
                 .unwrap_or_else(|_| "info,onair=debug".into()),
         )
         .init();
+    memory.log();
     let specta = bindings::builder();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

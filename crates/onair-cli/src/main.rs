@@ -42,8 +42,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Before any thread exists, or glibc ignores it (see the function's docs).
-    onair_livekit::cap_malloc_arenas(1);
+    // Before any thread exists: it may start the program again in place (see its docs).
+    let memory = onair_livekit::tune_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    memory.log();
     let out = Reporter::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

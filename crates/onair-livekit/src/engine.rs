@@ -161,31 +161,6 @@ pub fn load(options: &LoadOptions) -> Result<EngineInfo, LoadError> {
     Err(LoadError { tried })
 }
 
-/// Caps glibc's malloc arenas for this process (Linux/glibc; elsewhere it does nothing).
-/// Returns whether the cap is in force. Call it first thing in `main`, before any other thread
-/// starts: glibc only applies the cap to arenas created afterwards.
-///
-/// Why: libwebrtc starts dozens of short-lived threads per room and glibc gives new threads
-/// their own arenas (up to 8 per core), keeping what is freed in them. Without a cap, 50
-/// go-live cycles in one process grew RSS from 27 to 41 MB, none of it live memory; with one
-/// arena and [`release_free_memory`] after each session it stayed 4–8 % above the first
-/// session's. An operator's own `MALLOC_ARENA_MAX` always wins.
-pub fn cap_malloc_arenas(max: u16) -> bool {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return false;
-    }
-    sys::limit_malloc_arenas(max)
-}
-
-/// Returns memory the allocator keeps but no longer uses to the OS (Linux/glibc; elsewhere it
-/// does nothing) and tells whether any was released. A session's video buffers and the SDK's
-/// per-room state are freed in the middle of the heap, where glibc keeps them; a session's
-/// teardown calls this as its last step, so a studio idling in the tray after End Stream
-/// holds only what it uses.
-pub fn release_free_memory() -> bool {
-    sys::trim_heap()
-}
-
 /// What was loaded.
 #[derive(Debug, Clone)]
 pub struct EngineInfo {

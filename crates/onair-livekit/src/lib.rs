@@ -13,6 +13,7 @@ mod apm;
 mod engine;
 mod error;
 mod handle;
+mod memory;
 mod options;
 mod room;
 mod source;
@@ -29,10 +30,11 @@ pub mod proto {
 
 pub use apm::{AudioProcessingOptions, AudioProcessor};
 pub use engine::{
-    cap_malloc_arenas, dispose, live_handle_count, load, poisoned_reason, release_free_memory,
-    EngineInfo, LoadOptions, LIBRARY_ENV, LIBRARY_FILE,
+    dispose, live_handle_count, load, poisoned_reason, EngineInfo, LoadOptions, LIBRARY_ENV,
+    LIBRARY_FILE,
 };
 pub use error::{CaptureError, ConnectError, EngineError, LoadError, RoomError};
+pub use memory::{release_free_memory, tune_memory, MemoryTuning, MEMORY_TUNABLES};
 pub use onair_core::{AudioFrame, I420Frame, VideoCodec};
 pub use options::{
     ConnectionQuality, ConnectionState, DegradationPreference, DisconnectReason, EncoderBackend,

@@ -143,7 +143,7 @@ extern "C" fn on_event(data: *const u8, len: usize) {
     let _ = std::panic::catch_unwind(|| crate::engine::dispatch(bytes));
 }
 
-/// Caps glibc's malloc arenas for the whole process (see `engine::cap_malloc_arenas`).
+/// Caps glibc's malloc arenas for the whole process (see `memory::tune_memory`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn limit_malloc_arenas(max: u16) -> bool {
     // SAFETY: mallopt only changes allocator tuning; M_ARENA_MAX is valid at any time and
