@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use anyhow::{ensure, Result};
-use onair_e2e::backend::BackendProcess;
+use onair_e2e::backend::{wait_video_sent, BackendProcess};
 use onair_e2e::harness::{
-    free_tcp_port, load_engine, retry_for, settled_process_figures, JsonProcess, LiveKitServer,
+    free_tcp_port, load_engine, settled_process_figures, JsonProcess, LiveKitServer,
 };
 use onair_e2e::pulse::Pulse;
 use onair_livekit::AudioProcessingOptions;
@@ -95,16 +95,9 @@ async fn cycles() -> Result<()> {
         // On air means frames on the wire. A cycle ended before its first frame leaves parts
         // of the SDK library's code (the encoder's) unread from disk until some later cycle
         // sends one, and RSS then steps up by about 1.2 MB of file-backed pages.
-        retry_for(
-            Duration::from_secs(10),
-            Duration::from_millis(20),
-            || async {
-                let sent = session.video_stats().await.map_or(0, |s| s.bytes_sent());
-                ensure!(sent > 0, "cycle {cycle}: no video sent yet");
-                Ok(())
-            },
-        )
-        .await?;
+        wait_video_sent(&session)
+            .await
+            .with_context(|| format!("cycle {cycle}"))?;
         let report = session.end().await;
         ensure!(
             report.all_ok() && report.participant_gone,

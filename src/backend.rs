@@ -561,3 +561,18 @@ pub async fn wait_view(
     };
     found.ok_or_else(|| anyhow::anyhow!("no such view within {limit:?}; last {:?}", *rx.borrow()))
 }
+
+/// Waits (at most 10 s) until the session's video is on the wire: bytes sent, not only a track
+/// published. A session ended before that never ran its encoder.
+pub async fn wait_video_sent(session: &onair_session::LiveSession) -> Result<()> {
+    harness::retry_for(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async {
+            let sent = session.video_stats().await.map_or(0, |s| s.bytes_sent());
+            anyhow::ensure!(sent > 0, "no video sent yet");
+            Ok(())
+        },
+    )
+    .await
+}

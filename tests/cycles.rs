@@ -6,13 +6,9 @@
 //! (libwebrtc frees a closed room's threads in batches) and after the session's teardown gave
 //! freed memory back.
 
-use anyhow::{ensure, Result};
-use onair_e2e::backend::BackendProcess;
-use std::time::Duration;
-
-use onair_e2e::harness::{
-    free_tcp_port, load_engine, retry_for, settled_process_figures, LiveKitServer,
-};
+use anyhow::{ensure, Context, Result};
+use onair_e2e::backend::{wait_video_sent, BackendProcess};
+use onair_e2e::harness::{free_tcp_port, load_engine, settled_process_figures, LiveKitServer};
 use onair_session::{LiveSession, SessionSettings};
 
 fn main() -> Result<()> {
@@ -38,16 +34,9 @@ async fn cycles() -> Result<()> {
     for cycle in 1..=100 {
         let session = LiveSession::go_live(client.clone(), settings.clone()).await?;
         // On air means frames on the wire: every cycle runs the encoder and the sender.
-        retry_for(
-            Duration::from_secs(10),
-            Duration::from_millis(20),
-            || async {
-                let sent = session.video_stats().await.map_or(0, |s| s.bytes_sent());
-                ensure!(sent > 0, "cycle {cycle}: no video sent yet");
-                Ok(())
-            },
-        )
-        .await?;
+        wait_video_sent(&session)
+            .await
+            .with_context(|| format!("cycle {cycle}"))?;
         let report = session.end().await;
         ensure!(
             report.all_ok() && report.participant_gone,
