@@ -42,16 +42,75 @@ async fn ten_seconds_of(codec: &str, mime: &str) -> Result<Value> {
     eprintln!("{codec}: viewer summary {summary}");
 
     assert_eq!(summary["codecs"]["video"], mime, "{summary}");
-    let frames = summary["frames"].as_u64().unwrap();
-    assert!(frames >= 270, "only {frames} frames decoded: {summary}");
     assert_eq!(summary["frame_ids_increasing"], true, "{summary}");
-    assert!(
-        summary["frame_ids_seen"].as_u64().unwrap() >= 270,
-        "{summary}"
-    );
+    let delivery = Delivery::of(&summary, ended["frames_sent"].as_u64().unwrap_or(0))?;
+    eprintln!("{codec}: {delivery:?}");
+    delivery.check()?;
     let hz = summary["audio_hz"].as_f64().expect("a tone was heard");
     assert!((hz - 440.0).abs() <= 2.0, "tone at {hz} Hz");
     Ok(summary)
+}
+
+/// What reached the viewer of the frames the publisher captured (ids 0, 1, 2…).
+///
+/// Frames sent before the viewer's subscription was forwarded cannot reach it: the SFU starts
+/// a subscriber at a key frame. How soon that happens is the start-up; from the first decoded
+/// frame on, the stream must arrive whole up to its end.
+#[derive(Debug)]
+struct Delivery {
+    sent: u64,
+    first_id: u64,
+    last_id: u64,
+    /// Distinct frame ids decoded (metadata rides in the packet trailer of each frame).
+    seen: u64,
+}
+
+impl Delivery {
+    /// Start-up allowed before the first decoded frame: 3 s at 30 fps (a busy 2-core machine
+    /// with debug builds; the go-live benchmark measures it properly).
+    const START_FRAMES: u64 = 90;
+    /// Frames at the end that may still be in flight when the track is unpublished: 1 s.
+    const TAIL_FRAMES: u64 = 30;
+
+    fn of(summary: &Value, sent: u64) -> Result<Self> {
+        let id = |k: &str| {
+            summary[k]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("no {k} in {summary}"))
+        };
+        Ok(Self {
+            sent,
+            first_id: id("first_frame_id")?,
+            last_id: id("last_frame_id")?,
+            seen: id("frame_ids_seen")?,
+        })
+    }
+
+    /// Frames between the first and the last decoded one that never were.
+    fn missing(&self) -> u64 {
+        (self.last_id + 1 - self.first_id).saturating_sub(self.seen)
+    }
+
+    fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.sent >= 290, "the publisher captured only {self:?}");
+        anyhow::ensure!(
+            self.first_id <= Self::START_FRAMES,
+            "the first decoded frame came {} frames into the stream: {self:?}",
+            self.first_id
+        );
+        anyhow::ensure!(
+            self.last_id + Self::TAIL_FRAMES >= self.sent,
+            "the stream's end never reached the viewer: {self:?}"
+        );
+        // Loopback with NACK and retransmission: whole, but for the odd frame the encoder
+        // skips (at most 1 %).
+        anyhow::ensure!(
+            self.missing() * 100 <= self.last_id + 1 - self.first_id,
+            "{} frames lost between the first and the last decoded one: {self:?}",
+            self.missing()
+        );
+        Ok(())
+    }
 }
 
 fn dominant_size(summary: &Value) -> String {

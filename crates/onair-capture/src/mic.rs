@@ -173,6 +173,12 @@ pub struct Microphone {
 
 /// How long a running device may deliver nothing before it counts as lost.
 const SILENCE_LIMIT: Duration = Duration::from_secs(2);
+/// How long a device just opened may take to deliver its first samples. Longer than
+/// [`SILENCE_LIMIT`]: a sound server may hand a new recording stream its first data only at
+/// the end of the block it is rendering, and PulseAudio renders blocks of up to 2 s for a sink
+/// nothing plays into (a null sink, the monitor of an idle output): measured 2.03 s on this
+/// machine's test server under load, where a 2 s limit from the open called the device lost.
+const FIRST_DATA_LIMIT: Duration = Duration::from_secs(5);
 
 impl Microphone {
     /// Opens the device and starts capturing; returns once the stream runs (or failed to).
@@ -434,12 +440,17 @@ fn capture_thread(
 
     let mut pipeline = Pipeline::new(in_rate, in_channels, out_channels);
     let mut last_chunk = Instant::now();
+    let mut delivered = false;
     while !stop.load(Ordering::SeqCst) {
+        let quiet_for = last_chunk.elapsed();
         let lost = match fail_rx.try_recv() {
             Ok(err) => Some(format!("{name:?}: {err}")),
+            Err(_) if !delivered && quiet_for > FIRST_DATA_LIMIT => Some(format!(
+                "{name:?} delivered nothing in the {FIRST_DATA_LIMIT:?} after it was opened: unplugged, or taken by another app?"
+            )),
             // Some backends just go quiet when the device disappears (or the sound server
             // dies); a live microphone delivers every few milliseconds.
-            Err(_) if last_chunk.elapsed() > SILENCE_LIMIT => Some(format!(
+            Err(_) if delivered && quiet_for > SILENCE_LIMIT => Some(format!(
                 "{name:?} delivered nothing for {SILENCE_LIMIT:?}: unplugged, or taken by another app?"
             )),
             Err(_) => None,
@@ -454,6 +465,7 @@ fn capture_thread(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         last_chunk = Instant::now();
+        delivered = true;
         for (samples, capture_time_us) in pipeline.push(&chunk) {
             let level = measure(&samples);
             shared

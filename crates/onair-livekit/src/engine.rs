@@ -415,8 +415,11 @@ impl Drop for Waiter {
     }
 }
 
-/// Called from the native callback: decode and hand off, nothing else.
+/// Called from the native callback: decode and hand off, nothing else. Native handles
+/// dropped in here (a frame a full queue refuses, an event for a room nobody listens to, a
+/// completed request's keepalive) are released on a thread of ours (see `handle`).
 pub(crate) fn dispatch(bytes: &[u8]) {
+    let _sdk_thread = crate::handle::SdkCallbackScope::enter();
     let Some(engine) = ENGINE.get() else { return };
     let event = match proto::FfiEvent::decode(bytes) {
         Ok(proto::FfiEvent {

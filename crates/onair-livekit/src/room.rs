@@ -555,6 +555,12 @@ impl Room {
         self.inner.remote.lock().clear();
         self.inner.local.inner.handle.lock().take();
         self.inner.handle.lock().take();
+        // Handles of this room that were dropped inside the SDK's callback are released on
+        // our releasing thread: wait for them, so that a closed room has released everything.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !crate::handle::released_handed_off(left.max(Duration::from_millis(100))).await {
+            tracing::warn!("native handles handed off for release were not released in time");
+        }
         report.duration = started.elapsed();
         Ok(report)
     }

@@ -133,7 +133,10 @@ struct AudioSourceInner {
 }
 
 impl NativeAudioSource {
-    /// `queue_size_ms` is how much audio the SDK buffers before `capture_frame` waits.
+    /// `queue_size_ms` is how much audio the SDK buffers before `capture_frame` waits. 0 (what
+    /// OnAir uses) hands every frame straight on and then needs exactly 10 ms frames; a
+    /// queue costs a native thread per source, one that can race the source's own teardown
+    /// (see `onair_session::pump::audio_source`).
     pub fn new(
         options: AudioSourceOptions,
         sample_rate: u32,

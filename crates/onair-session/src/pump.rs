@@ -86,14 +86,21 @@ pub fn spawn_tone(
     );
 }
 
-/// The engine's audio source for what a capture source delivers (rate, channels), with a
-/// 100 ms queue.
+/// The engine's audio source for what a capture source delivers (rate, channels), without
+/// the SDK's queue: every source delivers exactly 10 ms frames at its own pace, which the
+/// SDK then hands straight to the encoder.
+///
+/// A queue (`queue_size_ms` > 0) gives each source a libwebrtc task-queue thread that pulls
+/// 10 ms from the queue every 10 ms, and the SDK's source frees its sinks and its buffer
+/// before it stops that thread (`webrtc-sys` `AudioTrackSource::InternalSource`: an empty
+/// destructor, members destroyed before the queue is joined), so a tick racing the end of a
+/// session works on freed memory. Without a queue there is no such thread.
 pub fn audio_source(info: &AudioInfo) -> Result<NativeAudioSource, EngineError> {
     NativeAudioSource::new(
         AudioSourceOptions::default(),
         info.sample_rate,
         info.channels,
-        100,
+        0,
     )
 }
 
