@@ -2,12 +2,13 @@
 //!
 //! Every native object the SDK hands us is owned by one [`FfiHandle`] and dropped exactly once.
 //! A drop normally releases the handle at once, on the dropping thread. A drop that happens
-//! on one of the SDK's own threads — inside the event callback: a frame dropped from a full
-//! queue, an event for a room nobody listens to any more, the keepalive of a request that
-//! completes — is handed to a thread of ours instead. Releasing there could free the last
-//! reference to an object whose destructor stops and joins the very thread it runs on (the
-//! SDK's runtime, WebRTC's task queues): libwebrtc then aborts the process
-//! (`platform_thread.cc`: `pthread_join` → EDEADLK).
+//! inside the SDK's event callback (a frame dropped from a full queue, an event for a room
+//! nobody listens to any more, the keepalive of a request that completes) is handed to a
+//! thread of ours instead: released there, the object's teardown would run on the SDK's own
+//! thread, in the middle of the work that called us back (a room's disconnect, a stream's
+//! frame loop), and could be the last reference to a room whose native threads are still
+//! winding down. A native abort in libwebrtc (`platform_thread.cc`: `pthread_join` →
+//! EDEADLK, a thread joined from itself) was seen in a process that did this.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
