@@ -576,3 +576,22 @@ pub async fn wait_video_sent(session: &onair_session::LiveSession) -> Result<()>
     )
     .await
 }
+
+/// Ends `session` and checks that it ended cleanly: every teardown step ok, the creator gone
+/// from the server, no native handle left once it is dropped. `what` names it in errors.
+pub async fn end_cleanly(
+    session: onair_session::LiveSession,
+    what: &str,
+) -> Result<onair_session::TeardownReport> {
+    let report = session.end().await;
+    anyhow::ensure!(
+        report.all_ok() && report.participant_gone,
+        "{what}: {report:#?}"
+    );
+    drop(session);
+    anyhow::ensure!(
+        onair_livekit::live_handle_count() == 0,
+        "{what}: native handles left"
+    );
+    Ok(report)
+}

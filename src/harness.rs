@@ -631,6 +631,39 @@ pub async fn settled_process_figures() -> Result<(usize, usize, u64)> {
     }
 }
 
+/// Threads, fds and RSS at checkpoints of a loop, each held to ±5 % of the first checkpoint.
+#[derive(Debug, Default)]
+pub struct ProcessBaseline {
+    first: Option<(usize, usize, u64)>,
+}
+
+impl ProcessBaseline {
+    /// Reads the settled figures (see `settled_process_figures`); the first call sets the
+    /// baseline, later ones fail when a figure is more than 5 % away from it.
+    pub async fn check(&mut self, after: &str) -> Result<()> {
+        let (threads, fds, rss_kb) = settled_process_figures().await?;
+        let (t1, f1, r1) = *self.first.get_or_insert((threads, fds, rss_kb));
+        println!(
+            "after {after}: threads {threads}, fds {fds}, RSS {rss_kb} kB ({:+.1} % on the first)",
+            (rss_kb as f64 / r1 as f64 - 1.0) * 100.0
+        );
+        let within = |a: u64, b: u64| (b as f64 - a as f64).abs() <= a as f64 * 0.05;
+        ensure!(
+            within(t1 as u64, threads as u64),
+            "threads {t1} → {threads} after {after}"
+        );
+        ensure!(
+            within(f1 as u64, fds as u64),
+            "fds {f1} → {fds} after {after}"
+        );
+        ensure!(
+            within(r1, rss_kb),
+            "RSS {r1} kB at first → {rss_kb} kB after {after}"
+        );
+        Ok(())
+    }
+}
+
 /// Runs `check` every `every` until it succeeds, for about `limit`; the last failure says
 /// what was still missing.
 pub async fn retry_for<T, Fut>(

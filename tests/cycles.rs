@@ -6,9 +6,9 @@
 //! (libwebrtc frees a closed room's threads in batches) and after the session's teardown gave
 //! freed memory back.
 
-use anyhow::{ensure, Context, Result};
-use onair_e2e::backend::{wait_video_sent, BackendProcess};
-use onair_e2e::harness::{free_tcp_port, load_engine, settled_process_figures, LiveKitServer};
+use anyhow::{Context, Result};
+use onair_e2e::backend::{end_cleanly, wait_video_sent, BackendProcess};
+use onair_e2e::harness::{free_tcp_port, load_engine, LiveKitServer, ProcessBaseline};
 use onair_session::{LiveSession, SessionSettings};
 
 fn main() -> Result<()> {
@@ -30,41 +30,16 @@ async fn cycles() -> Result<()> {
         height: 360,
         ..Default::default()
     };
-    let mut first = None;
+    let mut baseline = ProcessBaseline::default();
     for cycle in 1..=100 {
         let session = LiveSession::go_live(client.clone(), settings.clone()).await?;
         // On air means frames on the wire: every cycle runs the encoder and the sender.
         wait_video_sent(&session)
             .await
             .with_context(|| format!("cycle {cycle}"))?;
-        let report = session.end().await;
-        ensure!(
-            report.all_ok() && report.participant_gone,
-            "cycle {cycle}: {report:#?}"
-        );
-        drop(session);
-        ensure!(
-            onair_livekit::live_handle_count() == 0,
-            "cycle {cycle}: native handles left"
-        );
+        end_cleanly(session, &format!("cycle {cycle}")).await?;
         if cycle == 1 || cycle % 25 == 0 {
-            let (threads, fds, rss_kb) = settled_process_figures().await?;
-            println!("after cycle {cycle}: threads {threads}, fds {fds}, RSS {rss_kb} kB");
-            let (t1, f1, r1) = *first.get_or_insert((threads, fds, rss_kb));
-            let within = |a: u64, b: u64| (b as f64 - a as f64).abs() <= a as f64 * 0.05;
-            println!(
-                "  RSS {:+.1} % on cycle 1",
-                (rss_kb as f64 / r1 as f64 - 1.0) * 100.0
-            );
-            ensure!(
-                within(t1 as u64, threads as u64),
-                "threads {t1} → {threads}"
-            );
-            ensure!(within(f1 as u64, fds as u64), "fds {f1} → {fds}");
-            ensure!(
-                within(r1, rss_kb),
-                "RSS {r1} kB after cycle 1 → {rss_kb} kB after cycle {cycle}"
-            );
+            baseline.check(&format!("cycle {cycle}")).await?;
         }
     }
     drop(livekit);

@@ -11,11 +11,9 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
-use onair_e2e::backend::BackendProcess;
-use onair_e2e::harness::{
-    free_tcp_port, load_engine, settled_process_figures, JsonProcess, LiveKitServer,
-};
+use anyhow::{Context, Result};
+use onair_e2e::backend::{end_cleanly, BackendProcess};
+use onair_e2e::harness::{free_tcp_port, load_engine, JsonProcess, LiveKitServer, ProcessBaseline};
 use onair_livekit::SimulateScenario;
 use onair_session::{LiveSession, SessionSettings, SessionState};
 use tokio::time::Instant;
@@ -79,7 +77,7 @@ async fn sessions() -> Result<()> {
         ..Default::default()
     };
     let checkpoints = [1, count.div_ceil(2), count];
-    let mut first = None;
+    let mut baseline = ProcessBaseline::default();
     let began = Instant::now();
     for n in 1..=count {
         let session = LiveSession::go_live(client.clone(), settings.clone())
@@ -117,16 +115,7 @@ async fn sessions() -> Result<()> {
             took.push(started.elapsed());
         }
         drop(room);
-        let report = session.end().await;
-        ensure!(
-            report.all_ok() && report.participant_gone,
-            "session {n}: {report:#?}"
-        );
-        drop(session);
-        ensure!(
-            onair_livekit::live_handle_count() == 0,
-            "session {n}: native handles left"
-        );
+        let report = end_cleanly(session, &format!("session {n}")).await?;
         viewer.terminate()?;
         viewer.finish(WAIT).await?;
         println!(
@@ -134,22 +123,7 @@ async fn sessions() -> Result<()> {
             took[0], took[1], report.total
         );
         if checkpoints.contains(&n) {
-            let (threads, fds, rss_kb) = settled_process_figures().await?;
-            let (t1, f1, r1) = *first.get_or_insert((threads, fds, rss_kb));
-            println!(
-                "after session {n}: threads {threads}, fds {fds}, RSS {rss_kb} kB ({:+.1} % on session 1)",
-                (rss_kb as f64 / r1 as f64 - 1.0) * 100.0
-            );
-            let within = |a: u64, b: u64| (b as f64 - a as f64).abs() <= a as f64 * 0.05;
-            ensure!(
-                within(t1 as u64, threads as u64),
-                "threads {t1} → {threads}"
-            );
-            ensure!(within(f1 as u64, fds as u64), "fds {f1} → {fds}");
-            ensure!(
-                within(r1, rss_kb),
-                "RSS {r1} kB → {rss_kb} kB after session {n}"
-            );
+            baseline.check(&format!("session {n}")).await?;
         }
     }
     println!("{count} sessions in {:?}", began.elapsed());
