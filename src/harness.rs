@@ -76,13 +76,43 @@ pub fn viewer_python() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A TCP port free on loopback right now.
+/// A TCP port free on loopback now, and kept free until a server of the test binds it.
 pub fn free_tcp_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    free_port(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
 }
 
 fn free_udp_port() -> Result<u16> {
-    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+    free_port(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// Ports for servers the tests start come from below the kernel's ephemeral range. A port
+/// the kernel hands out for `:0` is free only until the next outgoing connection or client
+/// socket of any process takes it as its local port, which a server started a moment later
+/// then cannot bind ("Address already in use"): the tests make hundreds of such connections
+/// (readiness polls, webhooks, viewers, WebRTC's own sockets). Below the range, only a
+/// server asking for that exact port competes; each test process starts at its own offset
+/// and never hands out the same port twice.
+fn free_port(is_free: impl Fn(u16) -> bool) -> Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    ensure!(
+        ephemeral_low > LOWEST + 1_000,
+        "the ephemeral port range starts at {ephemeral_low}: the tests need ports {LOWEST}-{ephemeral_low} outside it"
+    );
+    let span = ephemeral_low - LOWEST;
+    let start = std::process::id() * 97 % span;
+    for _ in 0..span {
+        let port = (LOWEST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if is_free(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free port on 127.0.0.1 between {LOWEST} and {ephemeral_low}")
 }
 
 /// A real livekit-server on loopback with its own ports; killed on drop.

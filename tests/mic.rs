@@ -117,16 +117,24 @@ async fn two_hundred_open_close_cycles_leave_threads_fds_and_memory_where_they_w
     Microphone::open(MicConfig::default()).unwrap().stop();
     let start = figures();
     let began = Instant::now();
+    let mut first_data = Vec::with_capacity(200);
     for cycle in 0..200 {
+        let opened = Instant::now();
         let mut mic = Microphone::open(MicConfig::default()).unwrap();
         mic.next_frame()
             .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        first_data.push(opened.elapsed());
         mic.stop();
     }
     let end = figures();
+    first_data.sort();
     println!(
-        "200 cycles in {:?}: threads/fds/RSS kB {start:?} → {end:?}",
-        began.elapsed()
+        "200 cycles in {:?}: threads/fds/RSS kB {start:?} → {end:?}; open → first frame p50 {:?}, p95 {:?}, max {:?}, over 2 s: {}",
+        began.elapsed(),
+        first_data[100],
+        first_data[189],
+        first_data[199],
+        first_data.iter().filter(|d| d.as_secs_f64() > 2.0).count()
     );
     assert_eq!(pulse.source_outputs(), 0);
     assert_eq!(start.0, end.0, "threads");
