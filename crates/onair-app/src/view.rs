@@ -228,11 +228,13 @@ mod tests {
         let stream = |id, total, paid, refunded| onair_session::StreamEarnings {
             stream_id: id,
             title: format!("show {id}"),
+            currency: "usd".into(),
             total_cents: total,
             paid_tickets: paid,
             refunded_tickets: refunded,
         };
         let view = EarningsView::from(&onair_session::Earnings {
+            username: "alice".into(),
             currency: "usd".into(),
             total_cents: 1497,
             streams: vec![stream(9, 499, 2, 1), stream(4, 998, 2, 0)],
@@ -249,6 +251,7 @@ mod tests {
             ("show 9", 499.0, 2, 1)
         );
         let none = EarningsView::from(&onair_session::Earnings {
+            username: "alice".into(),
             currency: "usd".into(),
             total_cents: 0,
             streams: vec![],

@@ -126,10 +126,9 @@ enum EndReason {
     Server(onair_livekit::DisconnectReason),
 }
 
+/// Goes live straight to LiveKit with a token of its own (`--backend` goes through
+/// `session::run` instead).
 pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u8, CliError> {
-    if let Some(backend) = &args.backend {
-        return crate::session::run(&args, backend, load, out).await;
-    }
     let token = args.creds.token(Role::Publisher)?;
     let info = onair_livekit::load(load)?;
     out.event(

@@ -75,7 +75,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Live(args) => live::run(args, &load, &out).await,
+            Command::Live(args) => match args.backend.clone() {
+                Some(backend) => session::run(&args, &backend, &load, &out).await,
+                None => live::run(args, &load, &out).await,
+            },
             Command::Watch(args) => watch::run(args, &load, &out).await,
             Command::Devices(args) => devices::run(args, &out),
         }

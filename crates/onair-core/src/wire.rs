@@ -1,5 +1,6 @@
-//! Types the backend sends and its clients (studio, CLI) read: one definition, so both sides
-//! agree by construction.
+//! The bodies of the backend's API that its clients (studio, CLI) read too: one definition,
+//! so both sides agree by construction. With the `openapi` feature they carry their schemas
+//! for the backend's OpenAPI document; with `sqlx` the records read straight from its rows.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,106 @@ pub struct PublisherToken {
     pub token: String,
     pub room: String,
     pub identity: String,
+    /// The streamer the token is for: whose viewer count and stream records to follow (the
+    /// room's name is LiveKit's business, not a username).
+    pub username: String,
     /// Unix seconds.
     pub expires_at: u64,
     pub stream_id: i64,
+}
+
+/// The acknowledgement of a call that answers nothing else (health, webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// Who an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    #[cfg_attr(feature = "openapi", schema(example = "alice"))]
+    pub username: String,
+}
+
+/// The body of every error answer: `{"error": {kind, message, field?}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Stable: `invalid`, `unauthorized`, `forbidden`, `not_found`, `offline`, `bad_request`,
+    /// `rate_limited`, `payment_required`, `payment_pending`, `ticket_refunded`,
+    /// `ticket_in_use`, `free`, `not_paid`, `payment_provider`, `internal`.
+    pub kind: String,
+    /// For people.
+    pub message: String,
+    /// The request field at fault (`username`, `title`, `ppv_price`), for `invalid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What a ticket costs, with `payment_required` and the other 402 kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// A stream as its record and the history show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct StreamRecord {
+    pub id: i64,
+    pub title: String,
+    /// Pay-per-view price in cents; absent for a free stream.
+    pub ppv_price_cents: Option<i64>,
+    /// Unix milliseconds; absent if the creator never went on air.
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub peak_viewers: i64,
+    pub unique_viewers: i64,
+    /// Sum of every viewer's connected time.
+    pub watch_time_ms: i64,
+    pub end_reason: Option<String>,
+}
+
+/// The answer to ending a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndResponse {
+    /// The record of the stream that was on air, closed; absent if none was.
+    pub stream: Option<StreamRecord>,
+    /// Whether a LiveKit room was deleted (its viewers disconnected).
+    pub room_deleted: bool,
+}
+
+/// What a streamer earned from pay-per-view: confirmed payments minus refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Earnings {
+    pub username: String,
+    pub currency: String,
+    /// Over every stream, in cents.
+    pub total_cents: i64,
+    /// Per stream, newest first.
+    pub streams: Vec<StreamEarnings>,
+}
+
+/// A stream's earnings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct StreamEarnings {
+    pub stream_id: i64,
+    pub title: String,
+    pub currency: String,
+    /// Payments minus refunds, in cents.
+    pub total_cents: i64,
+    pub paid_tickets: i64,
+    pub refunded_tickets: i64,
 }

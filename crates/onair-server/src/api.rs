@@ -4,8 +4,8 @@ use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
@@ -20,9 +20,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::db::{self, StreamRecord};
 use crate::error::ErrorBody;
+use crate::extract::{Authenticated, PathStreamer};
 use crate::live::{ViewerCount, DELETION_WAIT};
 use crate::webhook::{self, Action};
-use crate::{keys, publisher_identity, room_name, ApiError, AppState};
+use crate::{publisher_identity, room_name, ApiError, AppState};
+pub use onair_core::wire::{EndResponse, Health, Me};
 
 /// How long a publisher token stays valid: it is only needed to connect, and LiveKit hands
 /// the connected client fresh tokens itself.
@@ -59,22 +61,10 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Health {
-    pub ok: bool,
-}
-
 /// Liveness.
 #[utoipa::path(get, path = "/api/health", tag = "streams", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { ok: true })
-}
-
-/// Who an API key belongs to.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Me {
-    #[schema(example = "alice")]
-    pub username: String,
 }
 
 /// The streamer this API key belongs to: the studio's sign-in check.
@@ -86,8 +76,7 @@ pub struct Me {
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
     )
 )]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
-    let streamer = authenticate(&state, &headers).await?;
+pub async fn me(Authenticated(streamer): Authenticated) -> Result<Json<Me>, ApiError> {
     Ok(Json(Me {
         username: streamer.username,
     }))
@@ -136,9 +125,8 @@ impl From<StreamRecord> for StreamSummary {
 )]
 pub async fn stream_status(
     State(state): State<AppState>,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
 ) -> Result<Json<StreamStatus>, ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     let count = state.hub.room(&streamer.username).count();
     let on_air = match count.stream_id.filter(|_| count.live) {
         Some(id) => db::stream(&state.db, id).await?,
@@ -194,10 +182,9 @@ fn unix_now() -> Duration {
 )]
 pub async fn publisher_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authenticated(streamer): Authenticated,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let streamer = authenticate(&state, &headers).await?;
     let request: TokenRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body must be JSON like {{\"title\": \"…\", \"ppv_price\": 4.99}}: {e}"
@@ -254,6 +241,7 @@ pub async fn publisher_token(
         token,
         room,
         identity,
+        username: streamer.username.clone(),
         expires_at: (now + PUBLISHER_TOKEN_TTL).as_secs(),
         stream_id,
     }))
@@ -287,10 +275,9 @@ pub struct ViewerTokenResponse {
 )]
 pub async fn viewer_token(
     State(state): State<AppState>,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
     body: Bytes,
 ) -> Result<Json<ViewerTokenResponse>, ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     let request: crate::ppv::ViewerTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         Default::default()
     } else {
@@ -361,14 +348,6 @@ fn mint(
     .map_err(|e| ApiError::Internal(e.into()))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EndResponse {
-    /// The record of the stream that was on air, closed; absent if none was.
-    pub stream: Option<StreamRecord>,
-    /// Whether a LiveKit room was deleted (its viewers disconnected).
-    pub room_deleted: bool,
-}
-
 /// Ends the streamer's broadcast: closes the record and deletes the LiveKit room so viewers
 /// see the end at once. Safe to call twice.
 #[utoipa::path(
@@ -381,9 +360,8 @@ pub struct EndResponse {
 )]
 pub async fn end_stream(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authenticated(streamer): Authenticated,
 ) -> Result<Json<EndResponse>, ApiError> {
-    let streamer = authenticate(&state, &headers).await?;
     let name = room_name(&streamer.username);
     let stream = state.hub.end(&name, "ended_by_creator").await?;
     db::close_pending(
@@ -412,9 +390,8 @@ pub async fn end_stream(
 )]
 pub async fn viewers(
     State(state): State<AppState>,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
 ) -> Result<Json<ViewerCount>, ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     Ok(Json(state.hub.room(&streamer.username).count()))
 }
 
@@ -431,9 +408,8 @@ pub async fn viewers(
 )]
 pub async fn viewer_events(
     State(state): State<AppState>,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     let counts = WatchStream::new(state.hub.room(&streamer.username).subscribe());
     let stream = counts
         .map(|count| {
@@ -465,10 +441,9 @@ pub struct HistoryQuery {
 )]
 pub async fn history(
     State(state): State<AppState>,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<Vec<StreamRecord>>, ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -532,39 +507,4 @@ pub async fn livekit_webhook(
         Action::Ignore => {}
     }
     Ok(Json(Health { ok: true }))
-}
-
-pub(crate) async fn streamer_at(
-    state: &AppState,
-    username: Result<Path<String>, PathRejection>,
-) -> Result<db::Streamer, ApiError> {
-    let Path(username) = username.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let username = onair_core::validate::username(&username)?;
-    db::streamer_by_username(&state.db, username)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no streamer {username:?}")))
-}
-
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<db::Streamer, ApiError> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
-    let hash = keys::hash(state.config.key_secret.as_bytes(), key);
-    if let Some(streamer) = state.streamers.get(&hash) {
-        return Ok(streamer);
-    }
-    // Wrong keys are not cached: they are rate limited, and caching them would let anyone
-    // fill the cache.
-    let streamer = db::streamer_by_key_hash(&state.db, &hash)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    state.streamers.insert(hash, streamer.clone());
-    Ok(streamer)
 }

@@ -5,6 +5,8 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use onair_core::wire::{StreamEarnings, StreamRecord};
+
 /// Opens (creating if needed) the database at `url` and brings its schema up to date.
 pub async fn open(url: &str) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)?
@@ -99,23 +101,6 @@ pub async fn streamer_by_username(
         .bind(username)
         .fetch_optional(pool)
         .await
-}
-
-/// A stream as its record and the history show it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct StreamRecord {
-    pub id: i64,
-    pub title: String,
-    /// Pay-per-view price in cents; absent for a free stream.
-    pub ppv_price_cents: Option<i64>,
-    /// Unix milliseconds; absent if the creator never went on air.
-    pub started_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub peak_viewers: i64,
-    pub unique_viewers: i64,
-    /// Sum of every viewer's connected time.
-    pub watch_time_ms: i64,
-    pub end_reason: Option<String>,
 }
 
 const RECORD_COLUMNS: &str = "id, title, ppv_price_cents, started_at, ended_at, peak_viewers, \
@@ -483,18 +468,6 @@ async fn add_to_ledger(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// A stream's earnings.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct StreamEarnings {
-    pub stream_id: i64,
-    pub title: String,
-    pub currency: String,
-    /// Payments minus refunds, in cents.
-    pub total_cents: i64,
-    pub paid_tickets: i64,
-    pub refunded_tickets: i64,
 }
 
 /// Per stream (newest first) for the streamer, from the ledger.

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use onair_core::FieldError;
-use serde::{Deserialize, Serialize};
+
+pub use onair_core::wire::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -50,30 +51,6 @@ impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> Self {
         Self::Invalid(err)
     }
-}
-
-/// The body of every error answer.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable: `invalid`, `unauthorized`, `forbidden`, `not_found`, `offline`, `bad_request`,
-    /// `rate_limited`, `payment_required`, `payment_pending`, `ticket_refunded`,
-    /// `ticket_in_use`, `free`, `not_paid`, `payment_provider`, `internal`.
-    pub kind: String,
-    /// For people.
-    pub message: String,
-    /// The request field at fault (`username`, `title`, `ppv_price`), for `invalid`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// What a ticket costs, with `payment_required` and the other 402 kinds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_cents: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
 }
 
 impl ApiError {

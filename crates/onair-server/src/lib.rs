@@ -5,6 +5,7 @@
 pub mod api;
 pub mod db;
 pub mod error;
+pub mod extract;
 pub mod keys;
 pub mod live;
 pub mod page;

@@ -3,8 +3,7 @@
 //! earnings. The rules themselves are in [`crate::tickets`].
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use onair_core::viewers::{Change, ParticipantEvent};
@@ -12,13 +11,15 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{authenticate, streamer_at};
 use crate::db::{self, TicketRow};
 use crate::error::ErrorBody;
+use crate::extract::{Authenticated, PathStreamer, PathTicket};
 use crate::live::now_ms;
 use crate::payments::{Notice, PaymentError, Purchase};
 use crate::tickets::{Payment, Refusal};
 use crate::{room_name, ApiError, AppState};
+pub use onair_core::wire::Earnings;
+use onair_core::wire::Health;
 
 /// A ticket as its holder and the streamer see it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -67,26 +68,6 @@ fn new_ticket_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     format!("tk_{}", hex::encode(bytes))
-}
-
-fn valid_ticket_id(id: &str) -> bool {
-    id.strip_prefix("tk_")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-async fn ticket_at(
-    state: &AppState,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<TicketRow, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if !valid_ticket_id(&id) {
-        return Err(ApiError::BadRequest(
-            "a ticket id looks like tk_ followed by 32 hex digits".into(),
-        ));
-    }
-    db::ticket(&state.db, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("there is no such ticket".into()))
 }
 
 /// A ticket this request just wrote, as it is now.
@@ -144,9 +125,8 @@ fn page_url(state: &AppState, headers: &HeaderMap, username: &str) -> String {
 pub async fn buy_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    username: Result<Path<String>, PathRejection>,
+    PathStreamer(streamer): PathStreamer,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
-    let streamer = streamer_at(&state, username).await?;
     let Some((stream_id, price_cents)) = paid_stream_on_air(&state, &streamer.username).await?
     else {
         return Err(ApiError::Conflict(
@@ -207,11 +187,8 @@ pub async fn buy_ticket(
         (status = 404, body = ErrorBody, description = "No such ticket"),
     )
 )]
-pub async fn ticket(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(TicketView::of(&ticket_at(&state, id).await?)))
+pub async fn ticket(PathTicket(row): PathTicket) -> Json<TicketView> {
+    Json(TicketView::of(&row))
 }
 
 /// For a viewer token: whether `username`'s stream needs a ticket, and if so binds `ticket`
@@ -234,7 +211,7 @@ pub async fn admit(
         currency: state.config.currency.clone(),
     };
     let price = format_price(price_cents, &state.config.currency);
-    let Some(ticket_id) = ticket.filter(|t| valid_ticket_id(t)) else {
+    let Some(ticket_id) = ticket.filter(|t| crate::tickets::valid_ticket_id(t)) else {
         return Err(required(
             "payment_required",
             format!("{username}'s stream is pay-per-view: a ticket costs {price}"),
@@ -388,7 +365,7 @@ async fn refuse_unticketed(state: &AppState, room: &str, identity: &str) {
     post, path = "/api/payments/stripe/webhook", tag = "pay-per-view",
     request_body(content = String, content_type = "application/json"),
     responses(
-        (status = 200, body = crate::api::Health, description = "Accepted (or a repeat, ignored)"),
+        (status = 200, body = Health, description = "Accepted (or a repeat, ignored)"),
         (status = 400, body = ErrorBody, description = "Signed, but not an event"),
         (status = 401, body = ErrorBody, description = "Missing, wrong or stale signature"),
         (status = 404, body = ErrorBody, description = "This server does not take Stripe payments"),
@@ -398,7 +375,7 @@ pub async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<crate::api::Health>, ApiError> {
+) -> Result<Json<Health>, ApiError> {
     let now_s = now_ms() / 1000;
     let notice = state
         .payments
@@ -423,13 +400,13 @@ pub async fn stripe_webhook(
         } => {
             let Some(row) = db::ticket(&state.db, &ticket_id).await? else {
                 tracing::warn!(event_id, "a payment for a ticket this server does not have");
-                return Ok(Json(crate::api::Health { ok: true }));
+                return Ok(Json(Health { ok: true }));
             };
             let amount_ok = amount_cents.is_none_or(|a| a == row.price_cents)
                 && currency.is_none_or(|c| c.eq_ignore_ascii_case(&row.currency));
             if !amount_ok {
                 tracing::error!(event_id, ticket = %&row.id[..7], ?amount_cents, "a payment whose amount is not the ticket's price; not confirming it");
-                return Ok(Json(crate::api::Health { ok: true }));
+                return Ok(Json(Health { ok: true }));
             }
             let confirmed = db::confirm_payment(
                 &state.db,
@@ -445,7 +422,7 @@ pub async fn stripe_webhook(
             tracing::debug!(event_id, kind, "payment webhook ignored");
         }
     }
-    Ok(Json(crate::api::Health { ok: true }))
+    Ok(Json(Health { ok: true }))
 }
 
 /// Refunds a ticket through the provider it was bought with; its price comes off the
@@ -465,11 +442,9 @@ pub async fn stripe_webhook(
 )]
 pub async fn refund(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    Authenticated(streamer): Authenticated,
+    PathTicket(row): PathTicket,
 ) -> Result<Json<TicketView>, ApiError> {
-    let streamer = authenticate(&state, &headers).await?;
-    let row = ticket_at(&state, id).await?;
     if row.streamer_id != streamer.id {
         return Err(ApiError::NotFound("there is no such ticket".into()));
     }
@@ -497,16 +472,6 @@ pub async fn refund(
     Ok(Json(TicketView::of(&reread(&state, &row.id).await?)))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Earnings {
-    pub username: String,
-    pub currency: String,
-    /// Confirmed payments minus refunds, over every stream, in cents.
-    pub total_cents: i64,
-    /// Per stream, newest first.
-    pub streams: Vec<db::StreamEarnings>,
-}
-
 /// What the streamer earned: from confirmed payments only, minus refunds.
 #[utoipa::path(
     get, path = "/api/streams/{username}/earnings", tag = "pay-per-view",
@@ -522,11 +487,9 @@ pub struct Earnings {
 )]
 pub async fn earnings(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    username: Result<Path<String>, PathRejection>,
+    Authenticated(me): Authenticated,
+    PathStreamer(streamer): PathStreamer,
 ) -> Result<Json<Earnings>, ApiError> {
-    let me = authenticate(&state, &headers).await?;
-    let streamer = streamer_at(&state, username).await?;
     if streamer.id != me.id {
         return Err(ApiError::Forbidden(format!(
             "this API key is {}'s; only {} sees {}'s earnings",
@@ -556,9 +519,9 @@ mod tests {
     #[test]
     fn ticket_ids_are_tk_and_32_hex_digits() {
         let id = new_ticket_id();
-        assert!(valid_ticket_id(&id), "{id}");
-        assert!(!valid_ticket_id("tk_xyz"));
-        assert!(!valid_ticket_id(&id.replace("tk_", "tx_")));
+        assert!(crate::tickets::valid_ticket_id(&id), "{id}");
+        assert!(!crate::tickets::valid_ticket_id("tk_xyz"));
+        assert!(!crate::tickets::valid_ticket_id(&id.replace("tk_", "tx_")));
         assert_ne!(new_ticket_id(), id);
     }
 

@@ -187,6 +187,12 @@ impl Ticket {
     }
 }
 
+/// Whether `id` has the shape of a ticket id: `tk_` and 32 hex digits.
+pub fn valid_ticket_id(id: &str) -> bool {
+    id.strip_prefix("tk_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use serde::{Deserialize, Serialize};
+use onair_core::wire::ErrorBody;
+use serde::Serialize;
 
 /// Attempts in all for one token request.
 pub const TOKEN_ATTEMPTS: usize = 3;
@@ -66,22 +67,6 @@ impl BackendError {
     }
 }
 
-/// The backend's error body.
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    field: Option<String>,
-}
-
 /// Turns an HTTP answer that is not a success into the error it means.
 pub fn error_for(status: u16, retry_after: Option<&str>, body: &str) -> BackendError {
     let detail = serde_json::from_str::<ErrorBody>(body)
@@ -124,26 +109,7 @@ pub struct TokenRequest {
     pub resume_stream_id: Option<i64>,
 }
 
-pub use onair_core::wire::PublisherToken;
-
-/// Pay-per-view earnings as the backend reports them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct Earnings {
-    pub currency: String,
-    /// Over every stream, in cents.
-    pub total_cents: i64,
-    /// Newest first.
-    pub streams: Vec<StreamEarnings>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct StreamEarnings {
-    pub stream_id: i64,
-    pub title: String,
-    pub total_cents: i64,
-    pub paid_tickets: i64,
-    pub refunded_tickets: i64,
-}
+pub use onair_core::wire::{Earnings, EndResponse, PublisherToken, StreamEarnings};
 
 /// The backend for one streamer (its API key).
 #[derive(Clone)]
@@ -251,14 +217,10 @@ impl BackendClient {
 
     /// The streamer this key belongs to (one attempt: sign-in wants a prompt answer).
     pub async fn me(&self) -> Result<String, BackendError> {
-        #[derive(serde::Deserialize)]
-        struct Me {
-            username: String,
-        }
         let body = self
             .send(self.http.get(self.url("/api/me")).bearer_auth(&self.key))
             .await?;
-        serde_json::from_str::<Me>(&body)
+        serde_json::from_str::<onair_core::wire::Me>(&body)
             .map(|me| me.username)
             .map_err(|e| BackendError::Protocol(format!("sign-in answer: {e}")))
     }
@@ -278,7 +240,7 @@ impl BackendClient {
 
     /// Ends the streamer's stream on the backend (the room is deleted, the record closed).
     /// Safe to call when nothing is live.
-    pub async fn end_stream(&self) -> Result<serde_json::Value, BackendError> {
+    pub async fn end_stream(&self) -> Result<EndResponse, BackendError> {
         let body = self
             .send(
                 self.http

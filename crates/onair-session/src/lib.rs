@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod credentials;
+pub mod error;
 pub mod media;
 pub mod preview;
 pub mod pump;

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::error::SessionError;
 use crate::preview::PreviewTap;
 use crate::pump;
-use crate::session::SessionError;
 
 /// The picture.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

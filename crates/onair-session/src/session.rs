@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+pub use crate::error::SessionError;
 use crate::media::{AudioInput, Sources, VideoInput};
 use crate::reconnect::{should_rejoin, ReconnectPolicy};
 use crate::state::{next, SessionState, StateEvent, Trigger};
@@ -59,41 +60,6 @@ impl Default for SessionSettings {
             max_bitrate: None,
             reconnect: ReconnectPolicy::default(),
             preview: None,
-        }
-    }
-}
-
-/// Why going live failed (after the partial session was torn down).
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("{0}")]
-    Invalid(#[from] onair_core::FieldError),
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    #[error("could not join the room: {0}")]
-    Connect(#[from] onair_livekit::ConnectError),
-    #[error("{0}")]
-    Room(#[from] onair_livekit::RoomError),
-    #[error("{0}")]
-    Engine(#[from] onair_livekit::EngineError),
-    #[error("{0}")]
-    Capture(#[from] onair_capture::CaptureError),
-    #[error("the session has ended")]
-    Ended,
-}
-
-impl SessionError {
-    /// Stable, for the UI.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) => "validation",
-            Self::Backend(e) => e.kind(),
-            Self::Connect(_) => "connect",
-            Self::Room(_) => "room",
-            Self::Engine(_) => "engine",
-            Self::Capture(onair_capture::CaptureError::NoDevice(_)) => "no_device",
-            Self::Capture(_) => "device",
-            Self::Ended => "ended",
         }
     }
 }
@@ -332,7 +298,7 @@ impl LiveSession {
             supervise(weak, events, supervisor_cancel)
                 .instrument(tracing::debug_span!("onair-session-supervisor")),
         );
-        let subscription = ViewerCountSubscription::start(&self.shared.backend, &token.room);
+        let subscription = ViewerCountSubscription::start(&self.shared.backend, &token.username);
         *lock(&self.shared.viewers) = Some(subscription.watch());
         if let Some(running) = self.shared.running.lock().await.as_mut() {
             running.viewers = Some(subscription);
@@ -615,7 +581,7 @@ impl LiveSession {
                 step: "tell the backend",
                 duration: t.elapsed(),
                 result: match told {
-                    Ok(Ok(answer)) => Ok(if answer["room_deleted"].as_bool() == Some(true) {
+                    Ok(Ok(answer)) => Ok(if answer.room_deleted {
                         "stream closed, room deleted".to_owned()
                     } else {
                         "stream closed (the room was already gone)".to_owned()

@@ -47,7 +47,7 @@ async fn stand_in(script: Vec<Answer>) -> (String, Arc<AtomicUsize>) {
     (url, seen)
 }
 
-const TOKEN: &str = r#"{"url":"ws://lk","token":"t","room":"alice","identity":"creator-alice","expires_at":1,"stream_id":7}"#;
+const TOKEN: &str = r#"{"url":"ws://lk","token":"t","room":"alice","identity":"creator-alice","username":"alice","expires_at":1,"stream_id":7}"#;
 const DOWN: &str = r#"{"error":{"kind":"internal","message":"database locked"}}"#;
 
 fn client(url: &str) -> BackendClient {
