@@ -10,6 +10,14 @@ use axum::http::request::Parts;
 use crate::db::{self, Streamer, TicketRow};
 use crate::{keys, tickets, ApiError, AppState};
 
+/// The one parameter of the request's path; 400 with axum's reason when it is missing.
+async fn path_param(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+    let Path(value) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(value)
+}
+
 /// The streamer whose API key (`Authorization: Bearer <key>`) the request carries.
 pub struct Authenticated(pub Streamer);
 
@@ -47,9 +55,7 @@ impl FromRequestParts<AppState> for PathStreamer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Path(username) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let username = path_param(parts, state).await?;
         let username = onair_core::validate::username(&username)?;
         db::streamer_by_username(&state.db, username)
             .await?
@@ -66,9 +72,7 @@ impl FromRequestParts<AppState> for PathTicket {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let id = path_param(parts, state).await?;
         if !tickets::valid_ticket_id(&id) {
             return Err(ApiError::BadRequest(
                 "a ticket id looks like tk_ followed by 32 hex digits".into(),
