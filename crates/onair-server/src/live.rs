@@ -84,6 +84,15 @@ pub fn creator_gone_for_good(missing_since: Option<i64>, now_ms: i64) -> bool {
     missing_since.is_some_and(|since| now_ms - since >= CREATOR_GRACE_MS)
 }
 
+/// Since when the creator has been missing, given whether a listing made at `seen_at` showed
+/// them: the first listing without them starts the grace, any listing with them ends it.
+pub fn missing_since(present: bool, previous: Option<i64>, seen_at: i64) -> Option<i64> {
+    match (present, previous) {
+        (true, _) => None,
+        (false, since) => since.or(Some(seen_at)),
+    }
+}
+
 /// How long a publisher token waits for a deletion of its room still under way.
 pub const DELETION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -426,10 +435,8 @@ impl Hub {
             return Ok(());
         };
         let present = listed.iter().any(|p| p.identity == publisher);
-        live.creator_missing_since = match (present, live.creator_missing_since) {
-            (true, _) => None,
-            (false, since) => since.or(Some(requested_at)),
-        };
+        live.creator_missing_since =
+            missing_since(present, live.creator_missing_since, requested_at);
         if live.started_at_ms < requested_at
             && creator_gone_for_good(live.creator_missing_since, requested_at)
         {
@@ -460,6 +467,21 @@ impl Hub {
         Ok(())
     }
 
+    /// A live room LiveKit no longer lists, as seen by a listing made at `requested_at`.
+    async fn room_missing(&self, name: &str, requested_at: i64) -> anyhow::Result<()> {
+        let room = self.room(name);
+        let mut guard = room.live.lock().await;
+        let Some(live) = guard.as_mut() else {
+            return Ok(());
+        };
+        live.creator_missing_since = missing_since(false, live.creator_missing_since, requested_at);
+        if creator_gone_for_good(live.creator_missing_since, requested_at) {
+            drop(guard);
+            self.end(name, "room_gone").await?;
+        }
+        Ok(())
+    }
+
     /// One reconciliation pass over every room LiveKit has and every room we think is live.
     pub async fn reconcile_all(self: &Arc<Self>) -> anyhow::Result<()> {
         let requested_at = now_ms();
@@ -479,8 +501,9 @@ impl Hub {
             let result = if rooms.contains(&room.name) {
                 self.reconcile_room(&room.name).await
             } else if started_at < requested_at {
-                // The room closed while its webhooks were lost.
-                self.end(&room.name, "room_gone").await.map(|_| ())
+                // The room closed while its webhooks were lost, or LiveKit restarted and the
+                // studio has not rejoined yet: the same grace as a creator missing from it.
+                self.room_missing(&room.name, requested_at).await
             } else {
                 Ok(())
             };
@@ -514,6 +537,14 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grace_starts_at_the_first_listing_without_the_creator_and_ends_when_they_are_back() {
+        assert_eq!(missing_since(false, None, 5), Some(5));
+        assert_eq!(missing_since(false, Some(5), 9), Some(5));
+        assert_eq!(missing_since(true, Some(5), 9), None);
+        assert_eq!(missing_since(true, None, 9), None);
+    }
 
     #[test]
     fn a_creator_back_within_the_grace_keeps_the_stream() {
