@@ -1,10 +1,10 @@
 //! 100 go-live → end cycles of `LiveSession` in one process, through the real backend (its
-//! own process) and livekit-server: threads, fds and RSS stay within ±5 % of where the first
-//! cycle left them. The process runs with the allocator set up as `onair` and the studio set
-//! it up (`onair_livekit::tune_memory`); with glibc's defaults RSS ends 5–8 % higher while
-//! the memory in use stays flat (see README). Figures are read once counts hold still
-//! (libwebrtc frees a closed room's threads in batches) and after the session's teardown gave
-//! freed memory back.
+//! own process) and livekit-server: threads, fds and memory stay where the first cycle left
+//! them (`ProcessBaseline`'s bounds). The process runs with the allocator set up as `onair`
+//! and the studio set it up (`onair_livekit::tune_memory`); with glibc's defaults RSS ends
+//! 5–8 % higher while the memory in use stays flat (see README). Figures are read once counts
+//! hold still (libwebrtc frees a closed room's threads in batches) and after the session's
+//! teardown gave freed memory back.
 
 use anyhow::{Context, Result};
 use onair_e2e::backend::{end_cleanly, wait_video_sent, BackendProcess};

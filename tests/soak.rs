@@ -4,7 +4,7 @@ use std::alloc::System;
 use std::time::Duration;
 
 use anyhow::Result;
-use onair_e2e::harness::{load_engine, settled_process_figures, LiveKitServer};
+use onair_e2e::harness::{load_engine, settled_process_figures, LiveKitServer, ProcessFigures};
 use onair_e2e::publisher::{Publisher, PublisherConfig};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -15,20 +15,16 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 #[derive(Debug, Clone, Copy)]
 struct Figures {
-    threads: usize,
-    fds: usize,
-    rss_kb: u64,
+    process: ProcessFigures,
     rust_heap_kb: i64,
 }
 
 /// Settled process figures (see `settled_process_figures`) plus the Rust heap.
 async fn settled_figures() -> Result<Figures> {
-    let (threads, fds, rss_kb) = settled_process_figures().await?;
+    let process = settled_process_figures().await?;
     let heap = GLOBAL.stats();
     Ok(Figures {
-        threads,
-        fds,
-        rss_kb,
+        process,
         rust_heap_kb: (heap.bytes_allocated as i64 - heap.bytes_deallocated as i64) / 1024,
     })
 }
@@ -92,19 +88,9 @@ async fn fifty_go_live_cycles_leave_threads_fds_and_memory_where_the_first_left_
     eprintln!("late leaves on the server: {late_leaves} of 50");
     let first = checkpoints[0].1;
     let last = checkpoints.last().expect("cycle 50 ran").1;
-    let within = |a: f64, b: f64, pct: f64| (b - a).abs() <= a * pct / 100.0;
-    assert!(
-        within(first.threads as f64, last.threads as f64, 5.0),
-        "threads {first:?} → {last:?}"
-    );
-    assert!(
-        within(first.fds as f64, last.fds as f64, 5.0),
-        "fds {first:?} → {last:?}"
-    );
-    assert!(
-        within(first.rss_kb as f64, last.rss_kb as f64, 5.0),
-        "RSS {first:?} → {last:?}"
-    );
+    if let Err(moved) = first.process.within(&last.process) {
+        panic!("{moved}: {first:?} → {last:?}");
+    }
     // A leak of even 200 bytes per cycle on the Rust side would show here.
     assert!(
         (last.rust_heap_kb - first.rust_heap_kb).abs() <= 8,

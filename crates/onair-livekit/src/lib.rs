@@ -34,7 +34,9 @@ pub use engine::{
     LIBRARY_FILE,
 };
 pub use error::{CaptureError, ConnectError, EngineError, LoadError, RoomError};
-pub use memory::{release_free_memory, tune_memory, MemoryTuning, MEMORY_TUNABLES};
+pub use memory::{
+    heap_usage, release_free_memory, tune_memory, HeapUsage, MemoryTuning, MEMORY_TUNABLES,
+};
 pub use onair_core::{AudioFrame, I420Frame, VideoCodec};
 pub use options::{
     ConnectionQuality, ConnectionState, DegradationPreference, DisconnectReason, EncoderBackend,

@@ -89,6 +89,22 @@ pub fn release_free_memory() -> bool {
     sys::trim_heap()
 }
 
+/// The process's malloc heap right now, the SDK library's allocations included (glibc's own
+/// counts; `None` elsewhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapUsage {
+    /// Bytes handed out and not freed: a leak in the library grows this, and nothing on the
+    /// Rust side.
+    pub in_use: u64,
+    /// Bytes the allocator holds from the OS, free blocks between used ones included.
+    pub held: u64,
+}
+
+/// See [`HeapUsage`].
+pub fn heap_usage() -> Option<HeapUsage> {
+    sys::malloc_usage().map(|(in_use, held)| HeapUsage { in_use, held })
+}
+
 /// Set on the second start, so that a program whose tunables glibc drops starts only twice.
 const STARTED_AGAIN: &str = "ONAIR_STARTED_WITH_TUNABLES";
 

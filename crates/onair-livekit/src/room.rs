@@ -40,6 +40,12 @@ pub enum RoomEvent {
     LocalTrackUnpublished {
         sid: String,
     },
+    /// After a full reconnect the SDK publishes our tracks again, each under a new sid:
+    /// [`LocalParticipant::track_publications`] already lists it under `sid`.
+    LocalTrackRepublished {
+        previous_sid: String,
+        sid: String,
+    },
     TrackPublished {
         participant_identity: String,
         publication: RemoteTrackPublication,
@@ -159,6 +165,22 @@ impl LocalParticipant {
     /// Our current publications, by sid.
     pub fn track_publications(&self) -> HashMap<String, LocalTrackPublication> {
         self.inner.publications.lock().clone()
+    }
+
+    /// Files the SDK's new publication of the track published as `previous_sid` under its new
+    /// sid (see [`RoomEvent::LocalTrackRepublished`]); `None`, and the handle released, for
+    /// a track no longer ours.
+    fn republished(
+        &self,
+        previous_sid: &str,
+        handle: FfiHandle,
+        info: &proto::TrackPublicationInfo,
+    ) -> Option<()> {
+        let mut publications = self.inner.publications.lock();
+        let track = publications.remove(previous_sid)?.track().clone();
+        let publication = LocalTrackPublication::with_handle(handle, info, track);
+        publications.insert(publication.sid().to_owned(), publication);
+        Some(())
     }
 
     /// Publishes a track; resolves once the server has accepted it.
@@ -379,9 +401,11 @@ impl Room {
 
         let (signal_tx, signal_rx) = mpsc::unbounded_channel();
         engine.register_room(handle_id, signal_tx);
-        let task = tokio::spawn(room_events(signal_rx, user_tx, remote.clone()).instrument(
-            tracing::debug_span!("onair-livekit-room-events", room = handle_id),
-        ));
+        let task = tokio::spawn(
+            room_events(signal_rx, user_tx, remote.clone(), local.clone()).instrument(
+                tracing::debug_span!("onair-livekit-room-events", room = handle_id),
+            ),
+        );
         // Room events are held back by the SDK until we say we are ready for them.
         engine.request(ffi_request::Message::ReadyForRoomEvent(
             proto::ReadyForRoomEventRequest {
@@ -639,17 +663,18 @@ fn classify_connect_error(url: &str, error: &str, timeout: Duration) -> ConnectE
 
 /// Releases handles carried by an event for a room nobody listens to any more.
 pub(crate) fn release_unrouted(message: room_event::Message) {
-    drop(convert(message, &Mutex::new(HashMap::new())));
+    drop(convert(message, &Mutex::new(HashMap::new()), None));
 }
 
 async fn room_events(
     mut signals: mpsc::UnboundedReceiver<RoomSignal>,
     events: mpsc::UnboundedSender<RoomEvent>,
     remote: Arc<Mutex<HashMap<String, RemoteParticipant>>>,
+    local: LocalParticipant,
 ) {
     while let Some(signal) = signals.recv().await {
         let event = match signal {
-            RoomSignal::Event(message) => convert(*message, &remote),
+            RoomSignal::Event(message) => convert(*message, &remote, Some(&local)),
             RoomSignal::EnginePanic(message) => {
                 tracing::error!(%message, "room ended by a native SDK panic");
                 Some(RoomEvent::Disconnected {
@@ -664,9 +689,13 @@ async fn room_events(
     }
 }
 
+/// Our event for the SDK's, taking ownership of every native handle it carries: a handle
+/// left in an event we do not convert would stay in the SDK's store for the life of the
+/// process, with whatever it keeps alive.
 fn convert(
     message: room_event::Message,
     remote: &Mutex<HashMap<String, RemoteParticipant>>,
+    local: Option<&LocalParticipant>,
 ) -> Option<RoomEvent> {
     use room_event::Message as M;
     Some(match message {
@@ -688,6 +717,15 @@ fn convert(
         M::LocalTrackUnpublished(t) => RoomEvent::LocalTrackUnpublished {
             sid: t.publication_sid,
         },
+        M::LocalTrackRepublished(t) => {
+            let handle = FfiHandle::new(t.publication_handle);
+            let sid = t.info.sid.clone();
+            local?.republished(&t.previous_sid, handle, &t.info)?;
+            RoomEvent::LocalTrackRepublished {
+                previous_sid: t.previous_sid,
+                sid,
+            }
+        }
         M::TrackPublished(t) => RoomEvent::TrackPublished {
             participant_identity: t.participant_identity,
             publication: RemoteTrackPublication::new(t.publication),
@@ -729,6 +767,20 @@ fn convert(
         M::Disconnected(d) => RoomEvent::Disconnected {
             reason: DisconnectReason::from_proto(d.reason),
         },
+        // Nothing of ours uses data tracks or streams (viewers cannot publish data); their
+        // handles are released here.
+        M::DataTrackPublished(t) => {
+            drop(FfiHandle::new(t.track.handle.id));
+            return None;
+        }
+        M::ByteStreamOpened(o) => {
+            drop(FfiHandle::new(o.reader.handle.id));
+            return None;
+        }
+        M::TextStreamOpened(o) => {
+            drop(FfiHandle::new(o.reader.handle.id));
+            return None;
+        }
         _ => return None,
     })
 }

@@ -168,3 +168,22 @@ pub(crate) fn trim_heap() -> bool {
 pub(crate) fn trim_heap() -> bool {
     false
 }
+
+/// Bytes the process's malloc has handed out and not had back, and bytes it holds from the
+/// OS (see `memory::heap_usage`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) fn malloc_usage() -> Option<(u64, u64)> {
+    // SAFETY: mallinfo2 only reads the allocator's counters (under its locks) and returns
+    // them by value; it takes no pointers.
+    let info = unsafe { libc::mallinfo2() };
+    // Small blocks in arenas plus large blocks mapped on their own.
+    Some((
+        (info.uordblks + info.hblkhd) as u64,
+        (info.arena + info.hblkhd) as u64,
+    ))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn malloc_usage() -> Option<(u64, u64)> {
+    None
+}

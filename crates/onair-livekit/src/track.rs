@@ -245,10 +245,18 @@ struct LocalPublicationInner {
 
 impl LocalTrackPublication {
     pub(crate) fn new(owned: proto::OwnedTrackPublication, track: LocalTrack) -> Self {
+        Self::with_handle(FfiHandle::new(owned.handle.id), &owned.info, track)
+    }
+
+    pub(crate) fn with_handle(
+        handle: FfiHandle,
+        info: &proto::TrackPublicationInfo,
+        track: LocalTrack,
+    ) -> Self {
         Self {
             inner: Arc::new(LocalPublicationInner {
-                _handle: FfiHandle::new(owned.handle.id),
-                info: PublicationInfo::from_proto(&owned.info),
+                _handle: handle,
+                info: PublicationInfo::from_proto(info),
                 track,
             }),
         }
