@@ -1,4 +1,5 @@
-//! The HTTP handlers and the OpenAPI document generated from them.
+//! The HTTP handlers of streams, tokens, counts and LiveKit's webhook (their OpenAPI
+//! document: `openapi`).
 
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,8 +16,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_stream::wrappers::WatchStream;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::db::{self, StreamRecord};
 use crate::error::ErrorBody;
@@ -31,35 +31,6 @@ pub use onair_core::wire::{EndResponse, Health, Me};
 pub const PUBLISHER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 /// Same for viewers.
 pub const VIEWER_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
-    paths(me, stream_status, publisher_token, viewer_token, end_stream, viewers, viewer_events, history, livekit_webhook, health,
-          crate::ppv::buy_ticket, crate::ppv::ticket, crate::ppv::refund, crate::ppv::earnings, crate::ppv::stripe_webhook),
-    components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody,
-          crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings)),
-    modifiers(&ApiKeyAuth),
-    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "livekit", description = "Called by livekit-server"))
-)]
-pub struct ApiDoc;
-
-struct ApiKeyAuth;
-
-impl Modify for ApiKeyAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme(
-                "api_key",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
-        }
-    }
-}
-
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
 
 /// Liveness.
 #[utoipa::path(get, path = "/api/health", tag = "streams", responses((status = 200, body = Health)))]

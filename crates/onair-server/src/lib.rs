@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod live;
+pub mod openapi;
 pub mod page;
 pub mod payments;
 pub mod ppv;
@@ -296,7 +297,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tickets/{id}/refund", post(ppv::refund))
         .route("/api/streams/{username}/earnings", get(ppv::earnings))
         .route("/api/payments/stripe/webhook", post(ppv::stripe_webhook))
-        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/health", get(api::health))
         .route("/live/{username}", get(page::viewer_page))
         .nest(

@@ -11,39 +11,20 @@ import {
   type RemoteTrack,
 } from "livekit-client";
 import { money } from "../money";
+import type { components } from "./api";
 import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
 import { Scope, type OpenCounts } from "./scope";
 import { next, type Effect, type PageEvent, type Phase } from "./state";
 
-interface StreamSummary {
-  title: string;
-  ppv_price_cents: number | null;
-  started_at: number | null;
-  ended_at: number | null;
-}
-interface StreamStatus {
-  username: string;
-  live: boolean;
-  stream: StreamSummary | null;
-}
-interface ViewerCount {
-  live: boolean;
-  viewers: number;
-}
-interface ViewerToken {
-  url: string;
-  token: string;
-}
-interface Ticket {
-  id: string;
-  payment: "awaiting" | "paid" | "refunded";
-  price_cents: number;
-  currency: string;
-  checkout_url: string | null;
-}
-interface ApiError {
-  error?: { kind?: string; message?: string; price_cents?: number; currency?: string };
-}
+// The API's bodies, generated from the server's OpenAPI document (see api.test.ts).
+type Schemas = components["schemas"];
+type StreamSummary = Schemas["StreamSummary"];
+type StreamStatus = Schemas["StreamStatus"];
+type ViewerCount = Schemas["ViewerCount"];
+type ViewerToken = Schemas["ViewerTokenResponse"];
+type Ticket = Schemas["TicketView"];
+/** An error answer, or whatever a body that was not one parsed to. */
+type ApiError = Partial<Schemas["ErrorBody"]>;
 
 declare global {
   interface Window {
@@ -239,8 +220,8 @@ async function awaitPayment(gen: number) {
           pendingCheckout = null;
           return dispatch({ type: "ticket_paid" });
         }
-        if (pendingCheckout !== ticket.checkout_url) {
-          pendingCheckout = ticket.checkout_url;
+        if (pendingCheckout !== (ticket.checkout_url ?? null)) {
+          pendingCheckout = ticket.checkout_url ?? null;
           render();
         }
         if (ticket.payment === "refunded") break;
@@ -267,7 +248,7 @@ async function start() {
     const status = (await response.json()) as StreamStatus;
     mark("status");
     if (gen !== generation) return;
-    info = status.stream;
+    info = status.stream ?? null;
     dispatch({ type: "live", live: status.live });
   } catch {
     if (gen !== generation) return;
@@ -325,7 +306,7 @@ async function refreshInfo(gen: number) {
   try {
     const response = await fetch(api(""));
     if (response.ok && gen === generation) {
-      info = ((await response.json()) as StreamStatus).stream;
+      info = ((await response.json()) as StreamStatus).stream ?? null;
       render();
     }
   } catch {
@@ -346,7 +327,7 @@ async function fetchToken(gen: number): Promise<ViewerToken | null> {
       const error = response.status === 402 || response.status === 409 ? ((await response.json().catch(() => ({}))) as ApiError).error : undefined;
       if (gen !== generation) return null;
       if (response.status === 402) {
-        if (error?.price_cents !== undefined) price = { cents: error.price_cents, currency: error.currency ?? "usd" };
+        if (error?.price_cents != null) price = { cents: error.price_cents, currency: error.currency ?? "usd" };
         if (error?.kind === "payment_pending") {
           dispatch({ type: "payment_pending" });
         } else {
