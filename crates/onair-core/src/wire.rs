@@ -4,6 +4,49 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A publisher token request: going live, or rejoining the stream being carried on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRequest {
+    /// 1–100 characters after trimming, no control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Friday jam", min_length = 1, max_length = 100)
+    )]
+    pub title: String,
+    /// Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
+    /// string); absent or null for a free stream. Kept as JSON so that the backend can
+    /// validate whatever was sent and name this field when it is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>, example = 4.99))]
+    pub ppv_price: Option<serde_json::Value>,
+    /// Rejoining after a lost connection: the `stream_id` of the stream being carried on.
+    /// While that stream is open the token continues it (same record, title and count);
+    /// otherwise a new stream starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_stream_id: Option<i64>,
+}
+
+impl TokenRequest {
+    /// A request for a stream titled `title`, priced by the decimal text `ppv_price`.
+    pub fn new(title: impl Into<String>, ppv_price: Option<String>) -> Self {
+        Self {
+            title: title.into(),
+            ppv_price: ppv_price.map(serde_json::Value::String),
+            resume_stream_id: None,
+        }
+    }
+
+    /// The price as text to validate (`4.99` and `"4.99"` alike); `None` for a free stream.
+    pub fn price_text(&self) -> Option<String> {
+        match &self.ppv_price {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        }
+    }
+}
+
 /// The answer to a publisher token request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -115,4 +158,26 @@ pub struct StreamEarnings {
     pub total_cents: i64,
     pub paid_tickets: i64,
     pub refunded_tickets: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_price_sent_as_a_number_or_as_text_is_validated_as_the_same_text() {
+        let parse = |json: &str| serde_json::from_str::<TokenRequest>(json).unwrap();
+        let number = parse(r#"{"title": "t", "ppv_price": 4.99}"#);
+        let text = parse(r#"{"title": "t", "ppv_price": "4.99"}"#);
+        let null = parse(r#"{"title": "t", "ppv_price": null}"#);
+        assert_eq!(number.price_text().as_deref(), Some("4.99"));
+        assert_eq!(text.price_text().as_deref(), Some("4.99"));
+        assert_eq!(null.price_text(), None);
+    }
+
+    #[test]
+    fn a_free_first_join_sends_only_the_title() {
+        let json = serde_json::to_string(&TokenRequest::new("Friday jam", None)).unwrap();
+        assert_eq!(json, r#"{"title":"Friday jam"}"#);
+    }
 }

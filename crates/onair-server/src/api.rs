@@ -14,7 +14,6 @@ use futures::{Stream, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio_stream::wrappers::WatchStream;
 use utoipa::ToSchema;
 
@@ -114,24 +113,7 @@ pub async fn stream_status(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    /// 1–100 characters after trimming, no control characters.
-    #[schema(example = "Friday jam", min_length = 1, max_length = 100)]
-    pub title: String,
-    /// Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
-    /// string); absent or null for a free stream.
-    #[serde(default)]
-    #[schema(value_type = Option<f64>, example = 4.99)]
-    pub ppv_price: Option<Value>,
-    /// Rejoining after a lost connection: the `stream_id` of the stream being carried on.
-    /// While that stream is open the token continues it (same record, title and count);
-    /// otherwise a new stream starts.
-    #[serde(default)]
-    pub resume_stream_id: Option<i64>,
-}
-
-pub use onair_core::wire::PublisherToken as TokenResponse;
+pub use onair_core::wire::{PublisherToken as TokenResponse, TokenRequest};
 
 fn unix_now() -> Duration {
     SystemTime::now()
@@ -162,10 +144,9 @@ pub async fn publisher_token(
         ))
     })?;
     let title = onair_core::validate::title(&request.title)?;
-    let price = match &request.ppv_price {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(onair_core::validate::price_cents(s)?),
-        Some(other) => Some(onair_core::validate::price_cents(&other.to_string())?),
+    let price = match request.price_text() {
+        None => None,
+        Some(text) => Some(onair_core::validate::price_cents(&text)?),
     };
     let now = unix_now();
     let resumed = match request.resume_stream_id {

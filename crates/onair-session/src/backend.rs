@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use onair_core::wire::ErrorBody;
-use serde::Serialize;
 
 /// Attempts in all for one token request.
 pub const TOKEN_ATTEMPTS: usize = 3;
@@ -96,20 +95,7 @@ pub fn error_for(status: u16, retry_after: Option<&str>, body: &str) -> BackendE
     }
 }
 
-/// What a publisher token request sends.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenRequest {
-    pub title: String,
-    /// Decimal text ("4.99"); validated by the backend with the same rules as the studio.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ppv_price: Option<String>,
-    /// When rejoining: the stream to continue (the backend starts a new one if it has
-    /// ended meanwhile).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume_stream_id: Option<i64>,
-}
-
-pub use onair_core::wire::{Earnings, EndResponse, PublisherToken, StreamEarnings};
+pub use onair_core::wire::{Earnings, EndResponse, PublisherToken, StreamEarnings, TokenRequest};
 
 /// The backend for one streamer (its API key).
 #[derive(Clone)]

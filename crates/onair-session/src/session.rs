@@ -308,9 +308,11 @@ impl LiveSession {
 
     fn token_request(&self) -> TokenRequest {
         TokenRequest {
-            title: self.shared.settings.title.clone(),
-            ppv_price: self.shared.settings.ppv_price.clone(),
             resume_stream_id: lock(&self.shared.token).as_ref().map(|t| t.stream_id),
+            ..TokenRequest::new(
+                self.shared.settings.title.clone(),
+                self.shared.settings.ppv_price.clone(),
+            )
         }
     }
 

@@ -443,11 +443,13 @@ export interface components {
             stream_id: number;
             username: string;
         };
+        /** @description A publisher token request: going live, or rejoining the stream being carried on. */
         TokenRequest: {
             /**
              * Format: double
              * @description Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
-             *     string); absent or null for a free stream.
+             *     string); absent or null for a free stream. Kept as JSON so that the backend can
+             *     validate whatever was sent and name this field when it is wrong.
              * @example 4.99
              */
             ppv_price?: number | null;
