@@ -79,6 +79,71 @@ pub struct Me {
     pub username: String,
 }
 
+/// What went wrong, for programs: stable across releases (a new kind may be added, none is
+/// renamed). The HTTP status goes with it: see the backend's `ApiError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A request field is wrong; `field` names it (400).
+    Invalid,
+    /// No valid API key, or a webhook whose signature does not verify (401).
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    /// The streamer is not live (409).
+    Offline,
+    /// A body that is not what the endpoint reads (400).
+    BadRequest,
+    /// See `Retry-After` (429).
+    RateLimited,
+    /// A pay-per-view stream and no ticket (402).
+    PaymentRequired,
+    /// A ticket whose payment is not confirmed yet (402).
+    PaymentPending,
+    /// A refunded ticket (402).
+    TicketRefunded,
+    /// A ticket watching somewhere else right now (409).
+    TicketInUse,
+    /// A ticket asked for a free stream (409).
+    Free,
+    /// A refund of a ticket that was never paid (409).
+    NotPaid,
+    /// The payment provider failed (502).
+    PaymentProvider,
+    /// The server's own failure; its log has the details (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind as it is sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Offline => "offline",
+            Self::BadRequest => "bad_request",
+            Self::RateLimited => "rate_limited",
+            Self::PaymentRequired => "payment_required",
+            Self::PaymentPending => "payment_pending",
+            Self::TicketRefunded => "ticket_refunded",
+            Self::TicketInUse => "ticket_in_use",
+            Self::Free => "free",
+            Self::NotPaid => "not_paid",
+            Self::PaymentProvider => "payment_provider",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The body of every error answer: `{"error": {kind, message, field?}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -89,10 +154,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
-    /// Stable: `invalid`, `unauthorized`, `forbidden`, `not_found`, `offline`, `bad_request`,
-    /// `rate_limited`, `payment_required`, `payment_pending`, `ticket_refunded`,
-    /// `ticket_in_use`, `free`, `not_paid`, `payment_provider`, `internal`.
-    pub kind: String,
+    pub kind: ErrorKind,
     /// For people.
     pub message: String,
     /// The request field at fault (`username`, `title`, `ppv_price`), for `invalid`.
@@ -173,6 +235,32 @@ mod tests {
         assert_eq!(number.price_text().as_deref(), Some("4.99"));
         assert_eq!(text.price_text().as_deref(), Some("4.99"));
         assert_eq!(null.price_text(), None);
+    }
+
+    #[test]
+    fn every_error_kind_is_sent_as_its_name() {
+        use ErrorKind::*;
+        for kind in [
+            Invalid,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Offline,
+            BadRequest,
+            RateLimited,
+            PaymentRequired,
+            PaymentPending,
+            TicketRefunded,
+            TicketInUse,
+            Free,
+            NotPaid,
+            PaymentProvider,
+            Internal,
+        ] {
+            let sent = serde_json::to_string(&kind).unwrap();
+            assert_eq!(sent, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<ErrorKind>(&sent).unwrap(), kind);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio_stream::wrappers::WatchStream;
 use utoipa::ToSchema;
 
 use crate::db::{self, StreamRecord};
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorKind};
 use crate::extract::{Authenticated, PathStreamer};
 use crate::live::{ViewerCount, DELETION_WAIT};
 use crate::webhook::{self, Action};
@@ -241,7 +241,7 @@ pub async fn viewer_token(
     };
     if !state.hub.is_live(&streamer.username).await {
         return Err(ApiError::Conflict(
-            "offline",
+            ErrorKind::Offline,
             format!("{} is not live right now", streamer.username),
         ));
     }

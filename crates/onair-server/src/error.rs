@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use onair_core::FieldError;
 
-pub use onair_core::wire::{ErrorBody, ErrorDetail};
+pub use onair_core::wire::{ErrorBody, ErrorDetail, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -19,14 +19,14 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{1}")]
-    Conflict(&'static str, String),
+    Conflict(ErrorKind, String),
     #[error("{0}")]
     BadRequest(String),
     /// A pay-per-view stream and no ticket that admits this viewer: `kind` says why
     /// (`payment_required`, `payment_pending`, `ticket_refunded`).
     #[error("{message}")]
     PaymentRequired {
-        kind: &'static str,
+        kind: ErrorKind,
         message: String,
         price_cents: i64,
         currency: String,
@@ -54,18 +54,17 @@ impl From<FieldError> for ApiError {
 }
 
 impl ApiError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) => "invalid",
-            Self::Unauthorized | Self::BadSignature => "unauthorized",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(kind, _) => kind,
-            Self::BadRequest(_) => "bad_request",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::PaymentRequired { kind, .. } => kind,
-            Self::Forbidden(_) => "forbidden",
-            Self::Payment(_) => "payment_provider",
-            Self::Internal(_) => "internal",
+            Self::Invalid(_) => ErrorKind::Invalid,
+            Self::Unauthorized | Self::BadSignature => ErrorKind::Unauthorized,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Conflict(kind, _) | Self::PaymentRequired { kind, .. } => *kind,
+            Self::BadRequest(_) => ErrorKind::BadRequest,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::Payment(_) => ErrorKind::PaymentProvider,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -105,7 +104,7 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody {
             error: ErrorDetail {
-                kind: self.kind().to_owned(),
+                kind: self.kind(),
                 message,
                 field,
                 price_cents,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::{self, TicketRow};
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorKind};
 use crate::extract::{Authenticated, PathStreamer, PathTicket};
 use crate::live::now_ms;
 use crate::payments::{Notice, PaymentError, Purchase};
@@ -85,7 +85,7 @@ async fn paid_stream_on_air(
     let count = state.hub.room(username).count();
     let Some(stream_id) = count.stream_id.filter(|_| count.live) else {
         return Err(ApiError::Conflict(
-            "offline",
+            ErrorKind::Offline,
             format!("{username} is not live right now"),
         ));
     };
@@ -130,7 +130,7 @@ pub async fn buy_ticket(
     let Some((stream_id, price_cents)) = paid_stream_on_air(&state, &streamer.username).await?
     else {
         return Err(ApiError::Conflict(
-            "free",
+            ErrorKind::Free,
             format!(
                 "{}'s stream is free to watch: no ticket needed",
                 streamer.username
@@ -204,7 +204,7 @@ pub async fn admit(
     let Some((stream_id, price_cents)) = paid_stream_on_air(state, username).await? else {
         return Ok(None);
     };
-    let required = |kind: &'static str, message: String| ApiError::PaymentRequired {
+    let required = |kind: ErrorKind, message: String| ApiError::PaymentRequired {
         kind,
         message,
         price_cents,
@@ -213,7 +213,7 @@ pub async fn admit(
     let price = format_price(price_cents, &state.config.currency);
     let Some(ticket_id) = ticket.filter(|t| crate::tickets::valid_ticket_id(t)) else {
         return Err(required(
-            "payment_required",
+            ErrorKind::PaymentRequired,
             format!("{username}'s stream is pay-per-view: a ticket costs {price}"),
         ));
     };
@@ -222,7 +222,7 @@ pub async fn admit(
     for _ in 0..5 {
         let Some(row) = db::ticket(&state.db, ticket_id).await? else {
             return Err(required(
-                "payment_required",
+                ErrorKind::PaymentRequired,
                 format!(
                     "this ticket is unknown here; a ticket for {username}'s stream costs {price}"
                 ),
@@ -244,33 +244,33 @@ pub async fn admit(
             }
             Err(Refusal::NotPaid) => {
                 return Err(required(
-                    "payment_pending",
+                    ErrorKind::PaymentPending,
                     "this ticket's payment is not confirmed yet; try again in a moment".into(),
                 ))
             }
             Err(Refusal::Refunded) => {
                 return Err(required(
-                    "ticket_refunded",
+                    ErrorKind::TicketRefunded,
                     format!("this ticket was refunded; a new one costs {price}"),
                 ))
             }
             Err(Refusal::OtherStream) => {
                 return Err(required(
-                    "payment_required",
+                    ErrorKind::PaymentRequired,
                     format!(
                         "this ticket is for another stream; a ticket for this one costs {price}"
                     ),
                 ))
             }
             Err(Refusal::InUse) => return Err(ApiError::Conflict(
-                "ticket_in_use",
+                ErrorKind::TicketInUse,
                 "this ticket is being used to watch somewhere else; close the other player first"
                     .into(),
             )),
         }
     }
     Err(ApiError::Conflict(
-        "ticket_in_use",
+        ErrorKind::TicketInUse,
         "this ticket is being used from several places at once; try again".into(),
     ))
 }
@@ -450,13 +450,13 @@ pub async fn refund(
     }
     if row.rules().payment != Payment::Paid {
         return Err(ApiError::Conflict(
-            "not_paid",
+            ErrorKind::NotPaid,
             format!("this ticket is {}: there is nothing to refund", row.payment),
         ));
     }
     if row.provider != state.payments.name() {
         return Err(ApiError::Conflict(
-            "not_paid",
+            ErrorKind::NotPaid,
             format!(
                 "this ticket was bought through {}, not {}: refund it there",
                 row.provider,

@@ -306,12 +306,7 @@ export interface components {
             currency?: string | null;
             /** @description The request field at fault (`username`, `title`, `ppv_price`), for `invalid`. */
             field?: string | null;
-            /**
-             * @description Stable: `invalid`, `unauthorized`, `forbidden`, `not_found`, `offline`, `bad_request`,
-             *     `rate_limited`, `payment_required`, `payment_pending`, `ticket_refunded`,
-             *     `ticket_in_use`, `free`, `not_paid`, `payment_provider`, `internal`.
-             */
-            kind: string;
+            kind: components["schemas"]["ErrorKind"];
             /** @description For people. */
             message: string;
             /**
@@ -320,6 +315,12 @@ export interface components {
              */
             price_cents?: number | null;
         };
+        /**
+         * @description What went wrong, for programs: stable across releases (a new kind may be added, none is
+         *     renamed). The HTTP status goes with it: see the backend's `ApiError`.
+         * @enum {string}
+         */
+        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "internal";
         /** @description The acknowledgement of a call that answers nothing else (health, webhooks). */
         Health: {
             ok: boolean;
