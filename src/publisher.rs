@@ -6,8 +6,9 @@ use anyhow::Result;
 use onair_capture::TestPattern;
 use onair_livekit::{
     CloseReport, LocalAudioTrack, LocalTrackPublication, LocalVideoTrack, NativeVideoSource, Room,
-    RoomEvent, RoomOptions, TrackPublishOptions, TrackSource, VideoCodec,
+    RoomEvent, RoomOptions, TrackPublishOptions, VideoCodec,
 };
+use onair_session::link::{self, PublishOptions};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -56,7 +57,6 @@ impl Publisher {
         let tasks = TaskTracker::new();
 
         let source = NativeVideoSource::new(config.width, config.height)?;
-        let video = LocalVideoTrack::create_video_track("camera", source.clone())?;
         let pattern = TestPattern::new(config.width, config.height, config.fps)?;
         onair_session::pump::spawn_pattern(
             &tasks,
@@ -66,31 +66,19 @@ impl Publisher {
             Default::default(),
             None,
         );
-        let video_publication = local
-            .publish_track(
-                video.clone(),
-                TrackPublishOptions {
-                    video_codec: config.codec,
-                    simulcast: config.simulcast,
-                    source: TrackSource::Camera,
-                    max_framerate: Some(config.fps),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let options = PublishOptions {
+            video: TrackPublishOptions {
+                video_codec: config.codec,
+                simulcast: config.simulcast,
+                max_framerate: Some(config.fps),
+                ..Default::default()
+            },
+        };
+        let (video, video_publication) = link::publish_video(&local, &source, &options).await?;
 
         let audio = if config.audio {
-            let (track, _source) = onair_session::pump::tone_track(&tasks, cancel.clone())?;
-            let publication = local
-                .publish_track(
-                    track.clone(),
-                    TrackPublishOptions {
-                        source: TrackSource::Microphone,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            Some((track, publication))
+            let source = onair_session::pump::tone_source(&tasks, cancel.clone())?;
+            Some(link::publish_audio(&local, &source).await?)
         } else {
             None
         };

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use onair_core::VideoCodec;
 use onair_livekit::{
-    AudioProcessingOptions, DegradationPreference, EncoderBackend, LoadOptions, LocalAudioTrack,
-    LocalVideoTrack, Room, RoomEvent, RoomOptions, TrackPublishOptions, TrackSource,
+    AudioProcessingOptions, DegradationPreference, EncoderBackend, LoadOptions, Room, RoomEvent,
+    RoomOptions, TrackPublishOptions,
 };
+use onair_session::link::{self, PublishOptions};
 use onair_session::media::Sources;
 use onair_session::{AudioInput, SessionError, VideoInput};
 use serde_json::json;
@@ -252,6 +253,8 @@ pub fn flatten(err: SessionError) -> CliError {
     match err {
         SessionError::Capture(e) => CliError::Capture(e),
         SessionError::Connect(e) => CliError::Connect(e),
+        SessionError::Room(e) => CliError::Room(e),
+        SessionError::Engine(e) => CliError::Engine(e),
         other => CliError::Session(other),
     }
 }
@@ -265,26 +268,29 @@ async fn stream(
     out: &Reporter,
 ) -> Result<(EndReason, u32), CliError> {
     let local = room.local_participant();
-    let video_track = LocalVideoTrack::create_video_track("camera", sources.video.clone())?;
-    let options = TrackPublishOptions {
-        video_codec: args.codec,
-        max_bitrate: args.max_bitrate,
-        max_framerate: Some(args.fps),
-        simulcast: args.simulcast,
-        source: TrackSource::Camera,
-        degradation_preference: Some(match args.degradation {
-            Degradation::Balanced => DegradationPreference::Balanced,
-            Degradation::MaintainFramerate => DegradationPreference::MaintainFramerate,
-            Degradation::MaintainResolution => DegradationPreference::MaintainResolution,
-        }),
-        encoder: match args.encoder {
-            Encoder::Auto => EncoderBackend::Auto,
-            Encoder::Software => EncoderBackend::Software,
-            Encoder::Hardware => EncoderBackend::Hardware,
+    let options = PublishOptions {
+        video: TrackPublishOptions {
+            video_codec: args.codec,
+            max_bitrate: args.max_bitrate,
+            max_framerate: Some(args.fps),
+            simulcast: args.simulcast,
+            degradation_preference: Some(match args.degradation {
+                Degradation::Balanced => DegradationPreference::Balanced,
+                Degradation::MaintainFramerate => DegradationPreference::MaintainFramerate,
+                Degradation::MaintainResolution => DegradationPreference::MaintainResolution,
+            }),
+            encoder: match args.encoder {
+                Encoder::Auto => EncoderBackend::Auto,
+                Encoder::Software => EncoderBackend::Software,
+                Encoder::Hardware => EncoderBackend::Hardware,
+            },
+            ..Default::default()
         },
-        ..Default::default()
     };
-    let video_pub = local.publish_track(video_track.clone(), options).await?;
+    // Video, then audio, each announced as soon as it is published.
+    let (video_track, video_pub) = link::publish_video(&local, &sources.video, &options)
+        .await
+        .map_err(flatten)?;
     let (width, height) = sources.video.resolution();
     let label = &sources.video_label;
     out.event(
@@ -295,12 +301,7 @@ async fn stream(
 
     let mut audio_track = None;
     if let (Some(source), Some(what)) = (&sources.audio, &sources.audio_label) {
-        let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
-        let audio_options = TrackPublishOptions {
-            source: TrackSource::Microphone,
-            ..Default::default()
-        };
-        let publication = local.publish_track(track.clone(), audio_options).await?;
+        let (track, publication) = link::publish_audio(&local, source).await.map_err(flatten)?;
         out.event(
             "published",
             json!({"kind": "audio", "sid": publication.sid(), "source": what, "ms": ms(start.elapsed())}),

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod credentials;
 pub mod error;
+pub mod link;
 pub mod media;
 pub mod preview;
 pub mod pump;

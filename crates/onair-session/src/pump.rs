@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair_capture::{AudioInfo, AudioSource, TestPattern, Tone, VideoSource};
-use onair_livekit::{
-    AudioSourceOptions, EngineError, LocalAudioTrack, NativeAudioSource, NativeVideoSource,
-};
+use onair_livekit::{AudioSourceOptions, EngineError, NativeAudioSource, NativeVideoSource};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -104,14 +102,13 @@ pub fn audio_source(info: &AudioInfo) -> Result<NativeAudioSource, EngineError> 
     )
 }
 
-/// A 440 Hz tone as a microphone track, already fed by a pump (publish the track).
-pub fn tone_track(
+/// A 440 Hz tone's audio source, already fed by a pump (publish a track over it).
+pub fn tone_source(
     tasks: &TaskTracker,
     cancel: CancellationToken,
-) -> Result<(LocalAudioTrack, NativeAudioSource), EngineError> {
+) -> Result<NativeAudioSource, EngineError> {
     let tone = Tone::a440();
     let source = audio_source(&tone.info())?;
-    let track = LocalAudioTrack::create_audio_track("microphone", source.clone())?;
     spawn_tone(tasks, cancel, tone, source.clone(), None);
-    Ok((track, source))
+    Ok(source)
 }

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use onair_core::clock::unix_micros;
 use onair_livekit::{
-    LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, RoomOptions, TrackPublishOptions,
-    TrackSource, VideoCodec,
+    NativeAudioSource, NativeVideoSource, Room, RoomEvent, TrackPublishOptions, VideoCodec,
 };
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +18,7 @@ use tracing::Instrument;
 
 use crate::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
 pub use crate::error::SessionError;
+use crate::link::{self, Link, PublishOptions};
 use crate::media::{AudioInput, Sources, VideoInput};
 use crate::reconnect::{should_rejoin, ReconnectPolicy};
 use crate::state::{next, SessionState, StateEvent, Trigger};
@@ -108,14 +108,6 @@ pub struct Notice {
     /// Unix milliseconds.
     pub at_ms: i64,
     pub message: String,
-}
-
-/// One joined room and the tracks published in it. A rejoin replaces it whole; the sources
-/// under the tracks stay.
-struct Link {
-    room: Room,
-    video: LocalVideoTrack,
-    audio: Option<LocalAudioTrack>,
 }
 
 /// What runs while live.
@@ -243,10 +235,11 @@ impl LiveSession {
     }
 
     fn step(&self, step: &'static str, started: Instant) {
-        lock(&self.shared.timeline).push(TimelineStep {
-            step,
-            duration: started.elapsed(),
-        });
+        self.step_took(step, started.elapsed());
+    }
+
+    fn step_took(&self, step: &'static str, duration: Duration) {
+        lock(&self.shared.timeline).push(TimelineStep { step, duration });
     }
 
     async fn start(&self) -> Result<(), SessionError> {
@@ -316,63 +309,48 @@ impl LiveSession {
         }
     }
 
-    /// Joins the room and publishes every intended track over the running sources. On any
-    /// failure the room is dropped, which leaves the server.
+    /// Joins the room and publishes every intended track over the running sources (see
+    /// [`link::join`]); a rejoin replaces the link whole, the sources under it stay.
     async fn join(
         &self,
         token: &PublisherToken,
         timed: bool,
     ) -> Result<(Link, mpsc::UnboundedReceiver<RoomEvent>), SessionError> {
-        let (video_source, audio_source) = {
-            let running = self.shared.running.lock().await;
-            let sources = &running.as_ref().ok_or(SessionError::Ended)?.sources;
-            (sources.video.clone(), sources.audio.clone())
-        };
-        let t = Instant::now();
-        let (room, events) =
-            Room::connect(&token.url, &token.token, RoomOptions::default()).await?;
+        let (video_source, audio_source) = self.sources().await?;
+        let (link, _, events, times) = link::join(
+            &token.url,
+            &token.token,
+            &video_source,
+            audio_source.as_ref(),
+            &self.publish_options(),
+        )
+        .await?;
         if timed {
-            self.step("connect", t);
+            self.step_took("connect", times.connect);
+            self.step_took("publish", times.publish);
         }
-        let t = Instant::now();
-        let local = room.local_participant();
-        let video = LocalVideoTrack::create_video_track("camera", video_source)?;
-        local
-            .publish_track(video.clone(), self.video_options())
-            .await?;
-        let audio = match audio_source {
-            Some(source) => {
-                let track = LocalAudioTrack::create_audio_track("microphone", source)?;
-                local
-                    .publish_track(track.clone(), Self::audio_options())
-                    .await?;
-                Some(track)
-            }
-            None => None,
-        };
-        if timed {
-            self.step("publish", t);
-        }
-        Ok((Link { room, video, audio }, events))
+        Ok((link, events))
     }
 
-    fn video_options(&self) -> TrackPublishOptions {
+    async fn sources(
+        &self,
+    ) -> Result<(NativeVideoSource, Option<NativeAudioSource>), SessionError> {
+        let running = self.shared.running.lock().await;
+        let sources = &running.as_ref().ok_or(SessionError::Ended)?.sources;
+        Ok((sources.video.clone(), sources.audio.clone()))
+    }
+
+    fn publish_options(&self) -> PublishOptions {
         let settings = &self.shared.settings;
-        TrackPublishOptions {
-            video_codec: settings.codec,
-            source: TrackSource::Camera,
-            max_framerate: Some(settings.fps),
-            max_bitrate: settings.max_bitrate,
-            simulcast: settings.simulcast,
-            frame_metadata: true,
-            ..Default::default()
-        }
-    }
-
-    fn audio_options() -> TrackPublishOptions {
-        TrackPublishOptions {
-            source: TrackSource::Microphone,
-            ..Default::default()
+        PublishOptions {
+            video: TrackPublishOptions {
+                video_codec: settings.codec,
+                max_framerate: Some(settings.fps),
+                max_bitrate: settings.max_bitrate,
+                simulcast: settings.simulcast,
+                frame_metadata: true,
+                ..Default::default()
+            },
         }
     }
 
@@ -672,30 +650,16 @@ impl LiveSession {
                 let _ = local.unpublish_track(&sid).await;
             }
         }
-        let (video_source, audio_source) = {
-            let running = self.shared.running.lock().await;
-            let sources = &running.as_ref().ok_or(SessionError::Ended)?.sources;
-            (sources.video.clone(), sources.audio.clone())
-        };
-        let video = if stale_video {
-            let track = LocalVideoTrack::create_video_track("camera", video_source)?;
-            local
-                .publish_track(track.clone(), self.video_options())
-                .await?;
-            Some(track)
-        } else {
-            None
-        };
-        let audio = match (stale_audio, audio_source) {
-            (true, Some(source)) => {
-                let track = LocalAudioTrack::create_audio_track("microphone", source)?;
-                local
-                    .publish_track(track.clone(), Self::audio_options())
-                    .await?;
-                Some(track)
-            }
-            _ => None,
-        };
+        let (video_source, audio_source) = self.sources().await?;
+        let published = link::publish(
+            &local,
+            stale_video.then_some(&video_source),
+            audio_source.as_ref().filter(|_| stale_audio),
+            &self.publish_options(),
+        )
+        .await?;
+        let video = published.video.map(|(track, _)| track);
+        let audio = published.audio.map(|(track, _)| track);
         let mut running = self.shared.running.lock().await;
         let link = running
             .as_mut()
