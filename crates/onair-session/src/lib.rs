@@ -13,6 +13,7 @@ pub mod pump;
 pub mod reconnect;
 pub mod session;
 pub mod state;
+mod teardown;
 pub mod viewers;
 
 pub use backend::{

@@ -22,6 +22,8 @@ use crate::link::{self, Link, PublishOptions};
 use crate::media::{AudioInput, Sources, VideoInput};
 use crate::reconnect::{should_rejoin, ReconnectPolicy};
 use crate::state::{next, SessionState, StateEvent, Trigger};
+use crate::teardown::{self, Running};
+pub use crate::teardown::{TeardownReport, TeardownStep};
 use crate::viewers::{ViewerCountSubscription, ViewerCountView};
 
 /// What to go live with.
@@ -71,34 +73,6 @@ pub struct TimelineStep {
     pub duration: Duration,
 }
 
-/// One teardown step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeardownStep {
-    pub step: &'static str,
-    pub duration: Duration,
-    /// `Ok` with what was done, or `Err` with what went wrong.
-    pub result: Result<String, String>,
-}
-
-/// What End did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeardownReport {
-    pub steps: Vec<TeardownStep>,
-    pub total: Duration,
-    /// The SDK confirmed the server let the participant go.
-    pub participant_gone: bool,
-    /// This call found the session already ended (the report is the first call's).
-    pub already_ended: bool,
-    /// Why it ended.
-    pub reason: String,
-}
-
-impl TeardownReport {
-    pub fn all_ok(&self) -> bool {
-        self.steps.iter().all(|s| s.result.is_ok())
-    }
-}
-
 /// Something the creator should know about while live (a reconnect, a republished track).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -108,16 +82,6 @@ pub struct Notice {
     /// Unix milliseconds.
     pub at_ms: i64,
     pub message: String,
-}
-
-/// What runs while live.
-struct Running {
-    sources: Sources,
-    link: Option<Link>,
-    /// The room watcher and the rejoin loop.
-    supervisor: TaskTracker,
-    supervisor_cancel: CancellationToken,
-    viewers: Option<ViewerCountSubscription>,
 }
 
 struct Shared {
@@ -152,9 +116,6 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Deadlines for each teardown step: ending is bounded even when something hangs.
-const STOP_CAPTURE: Duration = Duration::from_secs(2);
-const TELL_BACKEND: Duration = Duration::from_secs(5);
 /// After a reconnect, how long each intended track gets to show packets leaving.
 const TRACK_CHECK: Duration = Duration::from_secs(5);
 /// How many notices are kept.
@@ -451,149 +412,8 @@ impl LiveSession {
         }
         self.fire(Trigger::End);
         let started = Instant::now();
-        let mut steps = Vec::new();
-        let mut participant_gone = false;
-        let mut viewer_count = None;
         let running = self.shared.running.lock().await.take();
-        // Nothing running: going live stopped before joining, nobody is on the server.
-        participant_gone |= running.is_none();
-        if let Some(running) = running {
-            // 1. Stop capture: no more rejoins, the devices close, no more frames reach the
-            //    encoder.
-            let t = Instant::now();
-            running.supervisor_cancel.cancel();
-            running.supervisor.close();
-            let supervisor = tokio::time::timeout(STOP_CAPTURE, running.supervisor.wait()).await;
-            let sources = running.sources.stop(STOP_CAPTURE).await;
-            steps.push(TeardownStep {
-                step: "stop capture",
-                duration: t.elapsed(),
-                result: match (sources, supervisor) {
-                    (Ok(done), Ok(())) => Ok(done),
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(_)) => Err(format!(
-                        "the room supervisor still running after {STOP_CAPTURE:?}"
-                    )),
-                },
-            });
-            let Running {
-                sources,
-                link,
-                viewers,
-                ..
-            } = running;
-            // 2–3. Unpublish and disconnect (the room's close does both, bounded).
-            match &link {
-                Some(link) => {
-                    let t = Instant::now();
-                    let closed = link.room.close().await;
-                    let close_time = t.elapsed();
-                    match closed {
-                        Ok(close) => {
-                            steps.push(TeardownStep {
-                                step: "unpublish tracks",
-                                duration: close_time,
-                                result: if close.unpublish_errors.is_empty() {
-                                    Ok(format!(
-                                        "{} track(s) unpublished{}",
-                                        close.unpublished.len(),
-                                        if close.already_gone.is_empty() {
-                                            String::new()
-                                        } else {
-                                            format!(
-                                                ", {} republished by the SDK's reconnect leave with the disconnect",
-                                                close.already_gone.len()
-                                            )
-                                        }
-                                    ))
-                                } else {
-                                    Err(close.unpublish_errors.join("; "))
-                                },
-                            });
-                            participant_gone = close.disconnect_confirmed;
-                            steps.push(TeardownStep {
-                                step: "disconnect",
-                                duration: close.duration,
-                                result: if close.disconnect_confirmed {
-                                    Ok("the server confirmed the disconnect".into())
-                                } else {
-                                    Err("no confirmation within the deadline".into())
-                                },
-                            });
-                        }
-                        Err(err) => steps.push(TeardownStep {
-                            step: "disconnect",
-                            duration: close_time,
-                            result: Err(err.to_string()),
-                        }),
-                    }
-                }
-                None => {
-                    // Between rooms (rejoining) or before the first: nobody is on the server.
-                    participant_gone = true;
-                    steps.push(TeardownStep {
-                        step: "disconnect",
-                        duration: Duration::ZERO,
-                        result: Ok("not in a room".into()),
-                    });
-                }
-            }
-            // 4. Native handles: tracks, sources and the room go now.
-            let t = Instant::now();
-            drop((link, sources));
-            steps.push(TeardownStep {
-                step: "release native handles",
-                duration: t.elapsed(),
-                result: Ok(format!(
-                    "{} native handle(s) still open in this process",
-                    onair_livekit::live_handle_count()
-                )),
-            });
-            viewer_count = viewers;
-        }
-        // 5. The backend deletes the room (viewers see the end at once) and closes the
-        //    record — whenever a token opened one, even if going live stopped before the
-        //    room.
-        if lock(&self.shared.token).is_some() {
-            let t = Instant::now();
-            let told = tokio::time::timeout(TELL_BACKEND, self.shared.backend.end_stream()).await;
-            steps.push(TeardownStep {
-                step: "tell the backend",
-                duration: t.elapsed(),
-                result: match told {
-                    Ok(Ok(answer)) => Ok(if answer.room_deleted {
-                        "stream closed, room deleted".to_owned()
-                    } else {
-                        "stream closed (the room was already gone)".to_owned()
-                    }),
-                    Ok(Err(err)) => Err(err.to_string()),
-                    Err(_) => Err(format!("no answer within {TELL_BACKEND:?}")),
-                },
-            });
-        }
-        // 6. The viewer-count subscription.
-        if let Some(viewers) = viewer_count {
-            let t = Instant::now();
-            viewers.close().await;
-            steps.push(TeardownStep {
-                step: "stop tasks",
-                duration: t.elapsed(),
-                result: Ok("viewer count closed".into()),
-            });
-        }
-        // 7. Give freed memory back (libwebrtc's threads leave a lot in glibc's arenas).
-        let t = Instant::now();
-        let released = onair_livekit::release_free_memory();
-        steps.push(TeardownStep {
-            step: "release memory",
-            duration: t.elapsed(),
-            result: Ok(if released {
-                "trimmed"
-            } else {
-                "nothing to trim"
-            }
-            .into()),
-        });
+        let (steps, participant_gone) = teardown::run(running, self.backend_to_tell()).await;
         self.fire(Trigger::TornDown);
         let report = TeardownReport {
             steps,
@@ -604,6 +424,11 @@ impl LiveSession {
         };
         *report_slot = Some(report.clone());
         report
+    }
+
+    /// The backend, when a token opened a stream there that ending must close.
+    fn backend_to_tell(&self) -> Option<BackendClient> {
+        self.shared.backend_to_tell()
     }
 
     /// Ends from inside the session's own tasks: from a task of its own, since ending waits
@@ -862,27 +687,39 @@ async fn rejoin(
     }
 }
 
+impl Shared {
+    fn backend_to_tell(&self) -> Option<BackendClient> {
+        lock(&self.token).is_some().then(|| self.backend.clone())
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Dropped without End: stop rejoining and capturing at once; the devices close on
-        // their threads, and the room leaves the server as it drops with the rest.
-        if let Some(running) = self.running.get_mut().take() {
-            running.supervisor_cancel.cancel();
-            running.supervisor.close();
-            // And the backend ends the stream, as End would: it deletes the room, so the
-            // creator is gone from the server even when the SDK's leave is lost on its closing
-            // socket (seen about once in 25 drops; the server then waits out its timeout).
-            let issued = lock(&self.token).is_some();
-            if let (true, Ok(runtime)) = (issued, tokio::runtime::Handle::try_current()) {
-                let backend = self.backend.clone();
+        // Dropped without End: the same teardown, in a task of its own (nobody waits for its
+        // report). Rejoining stops at once, before the task runs.
+        let Some(running) = self.running.get_mut().take() else {
+            return;
+        };
+        running.supervisor_cancel.cancel();
+        let backend = self.backend_to_tell();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
                 runtime.spawn(async move {
-                    match tokio::time::timeout(TELL_BACKEND, backend.end_stream()).await {
-                        Ok(Ok(_)) => tracing::info!("session dropped without End: the backend ended the stream"),
-                        Ok(Err(err)) => tracing::warn!(%err, "session dropped without End: telling the backend failed"),
-                        Err(_) => tracing::warn!("session dropped without End: the backend did not answer in time"),
+                    let (steps, _) = teardown::run(Some(running), backend).await;
+                    let failed: Vec<_> = steps.iter().filter(|s| s.result.is_err()).collect();
+                    if failed.is_empty() {
+                        tracing::info!("session dropped without End: torn down");
+                    } else {
+                        tracing::warn!(
+                            ?failed,
+                            "session dropped without End: teardown steps failed"
+                        );
                     }
                 });
             }
+            // No runtime to run it on: the devices close on their threads and the room
+            // leaves the server as they drop.
+            Err(_) => drop(running),
         }
     }
 }
