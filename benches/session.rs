@@ -146,7 +146,7 @@ async fn cycles() -> Result<()> {
 /// End → the microphone closed: the "stop capture" step of sessions publishing a PulseAudio
 /// microphone, and whether the sound server still had a recording stream after End.
 async fn devices_released(
-    client: &onair_session::BackendClient,
+    client: &onair_client::BackendClient,
     settings: &SessionSettings,
 ) -> Result<()> {
     let mut pulse = Pulse::start().await?;
@@ -184,7 +184,7 @@ async fn devices_released(
 /// again to the session live again and to the first frame at a viewer that joins then.
 async fn server_restart(
     livekit: &mut LiveKitServer,
-    client: &onair_session::BackendClient,
+    client: &onair_client::BackendClient,
     settings: &SessionSettings,
 ) -> Result<()> {
     let (mut live_ms, mut frame_ms) = (Vec::new(), Vec::new());

@@ -412,7 +412,7 @@ pub async fn post_webhook(backend: &Backend, body: &str, authorization: &str) ->
 pub struct Stack {
     pub livekit: harness::LiveKitServer,
     pub backend: Backend,
-    pub client: onair_session::BackendClient,
+    pub client: onair_client::BackendClient,
     /// The streamer's API key.
     pub key: String,
     _dir: tempfile::TempDir,
@@ -431,7 +431,7 @@ impl Stack {
         let livekit = harness::LiveKitServer::with_backend_on(port).await?;
         let backend = Backend::start(&livekit.url(), port, &db_url, tweak).await?;
         let key = backend.add_streamer(username).await?;
-        let client = onair_session::BackendClient::new(&backend.url(""), &key);
+        let client = onair_client::BackendClient::new(&backend.url(""), &key);
         Ok(Self {
             livekit,
             backend,
@@ -537,8 +537,8 @@ impl BackendProcess {
         Ok(process)
     }
 
-    pub fn client(&self) -> onair_session::BackendClient {
-        onair_session::BackendClient::new(&self.base, &self.key)
+    pub fn client(&self) -> onair_client::BackendClient {
+        onair_client::BackendClient::new(&self.base, &self.key)
     }
 }
 
@@ -551,10 +551,10 @@ impl Drop for BackendProcess {
 
 /// Waits until the session's view of the viewer count satisfies `pred`, at most `limit`.
 pub async fn wait_view(
-    rx: &mut tokio::sync::watch::Receiver<onair_session::ViewerCountView>,
+    rx: &mut tokio::sync::watch::Receiver<onair_client::ViewerCountView>,
     limit: Duration,
-    pred: impl Fn(&onair_session::ViewerCountView) -> bool,
-) -> Result<onair_session::ViewerCountView> {
+    pred: impl Fn(&onair_client::ViewerCountView) -> bool,
+) -> Result<onair_client::ViewerCountView> {
     let found = match tokio::time::timeout(limit, rx.wait_for(|v| pred(v))).await {
         Ok(view) => Some(view?.clone()),
         Err(_) => None,

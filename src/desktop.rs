@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 
 use crate::harness::{self, retry_for};
 
+/// Upper bound on starting or ending a WebDriver session (the app starting or quitting).
+const WEBDRIVER_CALL: Duration = Duration::from_secs(60);
+
 /// `tauri-driver` and the app it launches; both stopped on drop.
 pub struct Desktop {
     driver: Child,
@@ -92,10 +95,19 @@ impl Desktop {
             "tauri:options".into(),
             json!({ "application": self.app.display().to_string() }),
         );
-        let client = ClientBuilder::rustls()?
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
+        // WebKitWebDriver waits for an app that never comes up (it crashed, or its binary was
+        // being rewritten) without answering: bounded, so the test says so instead of hanging.
+        let mut builder = ClientBuilder::rustls()?;
+        builder.capabilities(caps);
+        let webdriver = format!("http://127.0.0.1:{}", self.port);
+        let client = tokio::time::timeout(WEBDRIVER_CALL, builder.connect(&webdriver))
             .await
+            .with_context(|| {
+                format!(
+                    "no WebDriver session within {WEBDRIVER_CALL:?}: did {} start? (run it by hand under this display to see why not)",
+                    self.app.display()
+                )
+            })?
             .context("WebDriver session (is WebKitWebDriver installed: webkit2gtk-driver?)")?;
         self.client = Some(client);
         self.wait_js(
@@ -114,7 +126,9 @@ impl Desktop {
     /// Ends the WebDriver session (the app with it) and waits until no app process is left.
     pub async fn close(&mut self) -> Result<()> {
         if let Some(client) = self.client.take() {
-            client.close().await?;
+            tokio::time::timeout(WEBDRIVER_CALL, client.close())
+                .await
+                .context("the WebDriver session did not close in time")??;
         }
         let app = self.app.clone();
         retry_for(Duration::from_secs(10), Duration::from_millis(50), || {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use onair_client::{BackendClient, TokenRequest, ViewerCountSubscription};
 use onair_e2e::backend::{wait_view, Stack};
 use onair_e2e::harness::JsonProcess;
-use onair_session::{BackendClient, TokenRequest, ViewerCountSubscription};
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -2,8 +2,9 @@
 //! field it is about (for inline display), and the action the banner offers.
 
 use onair_capture::CaptureError;
-use onair_session::credentials::CredentialError;
-use onair_session::{BackendError, SessionError};
+use onair_client::credentials::CredentialError;
+use onair_client::BackendError;
+use onair_session::SessionError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]

@@ -8,12 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use onair_client::credentials::{self, CredentialError};
+use onair_client::{BackendClient, ViewerCountView};
 use onair_core::clock::unix_micros;
-use onair_session::credentials::{self, CredentialError};
 use onair_session::media::Sources;
-use onair_session::{
-    BackendClient, LiveSession, PreviewFrame, PreviewTap, SessionState, ViewerCountView,
-};
+use onair_session::{LiveSession, PreviewFrame, PreviewTap, SessionState};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

@@ -179,8 +179,8 @@ pub struct StreamEarningsView {
     pub refunded_tickets: u32,
 }
 
-impl From<&onair_session::Earnings> for EarningsView {
-    fn from(e: &onair_session::Earnings) -> Self {
+impl From<&onair_client::Earnings> for EarningsView {
+    fn from(e: &onair_client::Earnings) -> Self {
         Self {
             currency: e.currency.clone(),
             total_cents: e.total_cents as f64,
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn earnings_show_the_total_and_the_newest_stream_that_sold_tickets() {
-        let stream = |id, total, paid, refunded| onair_session::StreamEarnings {
+        let stream = |id, total, paid, refunded| onair_client::StreamEarnings {
             stream_id: id,
             title: format!("show {id}"),
             currency: "usd".into(),
@@ -233,7 +233,7 @@ mod tests {
             paid_tickets: paid,
             refunded_tickets: refunded,
         };
-        let view = EarningsView::from(&onair_session::Earnings {
+        let view = EarningsView::from(&onair_client::Earnings {
             username: "alice".into(),
             currency: "usd".into(),
             total_cents: 1497,
@@ -250,7 +250,7 @@ mod tests {
             ),
             ("show 9", 499.0, 2, 1)
         );
-        let none = EarningsView::from(&onair_session::Earnings {
+        let none = EarningsView::from(&onair_client::Earnings {
             username: "alice".into(),
             currency: "usd".into(),
             total_cents: 0,

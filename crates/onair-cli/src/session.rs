@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use onair_client::{credentials, BackendClient};
 use onair_livekit::LoadOptions;
-use onair_session::{credentials, BackendClient, LiveSession, SessionSettings, SessionState};
+use onair_session::{LiveSession, SessionSettings, SessionState};
 use serde_json::json;
 
 use crate::error::CliError;

@@ -1,7 +1,7 @@
 //! Why a session could not go live or carry on: one error for the session's callers, with a
 //! stable kind for the UI.
 
-use crate::backend::BackendError;
+use onair_client::backend::BackendError;
 
 /// Why going live failed (after the partial session was torn down).
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,8 @@
 //! One OnAir live session, for the studio and the CLI: `LiveSession` (go live, stay live,
-//! end with a report), its state machine (`state`), its sources (`media`), the rejoin policy
-//! (`reconnect`), and the backend client — publisher tokens with retries, ending, the live
-//! viewer count (`backend`, `viewers`).
+//! end with a report), its state machine (`state`), its sources (`media`), joining and
+//! publishing (`link`), the rejoin policy (`reconnect`) and the one ordered teardown. The
+//! backend is reached through `onair-client`.
 
-pub mod backend;
-pub mod credentials;
 pub mod error;
 pub mod link;
 pub mod media;
@@ -14,11 +12,7 @@ pub mod reconnect;
 pub mod session;
 pub mod state;
 mod teardown;
-pub mod viewers;
 
-pub use backend::{
-    BackendClient, BackendError, Earnings, PublisherToken, StreamEarnings, TokenRequest,
-};
 pub use media::{AudioInput, VideoInput};
 pub use preview::{PreviewFrame, PreviewTap};
 pub use reconnect::ReconnectPolicy;
@@ -26,4 +20,3 @@ pub use session::{
     LiveSession, Notice, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,
 };
 pub use state::{next, SessionState, StateEvent, Trigger};
-pub use viewers::{ViewerCountSubscription, ViewerCountView};

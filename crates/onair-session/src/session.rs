@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
 pub use crate::error::SessionError;
 use crate::link::{self, Link, PublishOptions};
 use crate::media::{AudioInput, Sources, VideoInput};
@@ -24,7 +23,8 @@ use crate::reconnect::{should_rejoin, ReconnectPolicy};
 use crate::state::{next, SessionState, StateEvent, Trigger};
 use crate::teardown::{self, Running};
 pub use crate::teardown::{TeardownReport, TeardownStep};
-use crate::viewers::{ViewerCountSubscription, ViewerCountView};
+use onair_client::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
+use onair_client::viewers::{ViewerCountSubscription, ViewerCountView};
 
 /// What to go live with.
 #[derive(Debug, Clone)]

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::backend::BackendClient;
 use crate::link::Link;
 use crate::media::Sources;
-use crate::viewers::ViewerCountSubscription;
+use onair_client::backend::BackendClient;
+use onair_client::viewers::ViewerCountSubscription;
 
 /// How long stopping the devices and the room supervisor may take.
 pub(crate) const STOP_CAPTURE: Duration = Duration::from_secs(2);

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use backon::ExponentialBuilder;
-use onair_session::{BackendClient, BackendError, TokenRequest};
+use onair_client::{BackendClient, BackendError, TokenRequest};
 
 /// One scripted answer: status, headers, body.
 type Answer = (u16, Vec<(&'static str, &'static str)>, &'static str);
