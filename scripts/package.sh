@@ -49,5 +49,7 @@ case "$ANSWER" in
   *) echo "error: the installed app did not load the bundled SDK library" >&2; exit 1 ;;
 esac
 printf '\n==> going live with the installed app (tests/studio.rs go_live, on %s)\n' "$BIN"
-bash scripts/with-desktop.sh env ONAIR_STUDIO_BIN="$BIN" \
+# The test harness is built as the suite built it: with ONAIR_NO_BUILD_LIB set, cargo would
+# rebuild the engine and everything above it in debug just for this one test.
+bash scripts/with-desktop.sh env -u ONAIR_NO_BUILD_LIB ONAIR_STUDIO_BIN="$BIN" \
   cargo test --quiet --test studio go_live -- --test-threads=1

@@ -124,8 +124,17 @@ impl Pulse {
 
     /// Source outputs (recording streams) the server has open.
     pub fn source_outputs(&self) -> usize {
+        self.source_output_ids().len()
+    }
+
+    /// The index of each open recording stream: a device closed and opened again shows as a
+    /// new index.
+    pub fn source_output_ids(&self) -> Vec<String> {
         let out = self.pactl(&["list", "short", "source-outputs"]);
-        String::from_utf8_lossy(&out.stdout).lines().count()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+            .collect()
     }
 }
 

@@ -313,6 +313,93 @@ async fn a_session_with_the_microphone_is_heard_by_the_viewer_and_end_closes_the
     Ok(())
 }
 
+/// Keys in memory: this test is about devices, not the keyring.
+#[derive(Default)]
+struct MemoryKeys(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl onair_app::KeyStore for MemoryKeys {
+    fn get(&self, url: &str) -> Result<Option<String>, onair_client::credentials::CredentialError> {
+        Ok(self.0.lock().unwrap().get(url).cloned())
+    }
+    fn set(&self, url: &str, key: &str) -> Result<(), onair_client::credentials::CredentialError> {
+        self.0.lock().unwrap().insert(url.into(), key.into());
+        Ok(())
+    }
+    fn delete(&self, url: &str) -> Result<(), onair_client::credentials::CredentialError> {
+        self.0.lock().unwrap().remove(url);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_studios_preview_microphone_goes_on_air_as_the_same_recording_stream() -> Result<()> {
+    use onair_app::{AudioChoice, PreviewChoice, StudioSettings, VideoChoice};
+    load_engine()?;
+    let mut pulse = Pulse::start().await?;
+    pulse.play(660, 0.5);
+    let s = Stack::start("alice").await?;
+    let dir = tempfile::tempdir()?;
+    let (studio, problem) = onair_app::Studio::open(dir.path(), Box::new(MemoryKeys::default()));
+    assert_eq!(problem, None);
+    studio.sign_in(&s.backend.url(""), &s.key).await?;
+    let mic = AudioChoice::Microphone {
+        id: "default".into(),
+    };
+    studio
+        .set_preview(Some(PreviewChoice {
+            video: VideoChoice::TestPattern,
+            audio: mic.clone(),
+        }))
+        .await?;
+    let in_preview = pulse.source_output_ids();
+    assert_eq!(
+        in_preview.len(),
+        1,
+        "the preview's meter records: {in_preview:?}"
+    );
+
+    studio
+        .go_live(StudioSettings {
+            video: VideoChoice::TestPattern,
+            audio: mic,
+            title: "Handoff".into(),
+            ppv_price: String::new(),
+        })
+        .await?;
+    assert_eq!(
+        pulse.source_output_ids(),
+        in_preview,
+        "the preview's recording stream went on air: not closed, not opened again"
+    );
+    let mut viewer = JsonProcess::viewer(&s.livekit, "alice", "listener", WAIT)?;
+    viewer
+        .wait_for("a report hearing 660 Hz", WAIT, |r| {
+            r["event"] == "report"
+                && r["audio_hz"]
+                    .as_f64()
+                    .is_some_and(|hz| (hz - 660.0).abs() < 5.0)
+        })
+        .await?;
+    assert_eq!(pulse.source_output_ids(), in_preview);
+
+    let report = studio.end().await.context("a report")?;
+    assert!(report.all_ok, "{report:#?}");
+    retry_for(
+        Duration::from_secs(2),
+        Duration::from_millis(10),
+        || async {
+            anyhow::ensure!(
+                pulse.source_outputs() == 0,
+                "the recording stream is still open"
+            );
+            Ok(())
+        },
+    )
+    .await?;
+    studio.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn asking_for_a_camera_where_there_is_none_fails_go_live_with_no_device_and_leaves_nothing(
 ) -> Result<()> {

@@ -236,6 +236,12 @@ export type StudioView_Deserialize = {
 	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
 	earnings?: EarningsView_Deserialize | null,
 	error?: UiError_Deserialize | null,
+	/**
+	 *  What the banner at the top of the window shows: an error not about one form field,
+	 *  or while rejoining, the connection being restored with "Reconnect now". Derived from
+	 *  the rest of the view ([`StudioView::banner_now`]) on every change.
+	 */
+	banner?: UiError_Deserialize | null,
 };
 
 export type StudioView_Serialize = {
@@ -257,6 +263,12 @@ export type StudioView_Serialize = {
 	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
 	earnings: EarningsView_Serialize | null,
 	error: UiError_Serialize | null,
+	/**
+	 *  What the banner at the top of the window shows: an error not about one form field,
+	 *  or while rejoining, the connection being restored with "Reconnect now". Derived from
+	 *  the rest of the view ([`StudioView::banner_now`]) on every change.
+	 */
+	banner: UiError_Serialize | null,
 };
 
 export type TimelineEntry = {

@@ -285,8 +285,8 @@ function render(next: StudioView) {
       ...report.steps.map((s) => li(`${s.ok ? "✓" : "✗"} ${s.step} · ${s.ms} ms · ${s.detail}`, s.ok ? "ok" : "failed")),
     );
   }
-  const error = next.error ?? (phase === "reconnecting" ? { kind: "network", message: next.phase.phase === "reconnecting" ? next.phase.detail : "", field: null, action: "reconnect_now" } as UiError : null);
-  showBanner(error && !error.field ? error : null);
+  showBanner(next.banner);
+  const error = next.error;
   if (error?.field) showFieldErrors([...fieldErrors.filter((e) => e.field !== error.field), error]);
   renderButtons();
 }

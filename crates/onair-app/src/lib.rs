@@ -3,14 +3,18 @@
 //! [`StudioView`] the window renders, and the [`TrayModel`] the tray projects. The desktop
 //! shell (`src-tauri`) only forwards commands here and renders what comes back.
 
+pub mod devices;
 pub mod error;
+pub mod keys;
 pub mod settings;
 pub mod studio;
 pub mod tray;
 pub mod view;
 
+pub use devices::{DeviceList, DeviceOption};
 pub use error::{Action, ErrorKind, UiError};
+pub use keys::{KeyStore, OsKeyring};
 pub use settings::{AudioChoice, PreviewChoice, SettingsStore, StudioSettings, VideoChoice};
-pub use studio::{DeviceList, DeviceOption, KeyStore, OsKeyring, Studio};
+pub use studio::Studio;
 pub use tray::{tray_model, TrayIcon, TrayModel};
 pub use view::{Account, MicLevel, Phase, StudioView};

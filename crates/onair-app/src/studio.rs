@@ -8,64 +8,22 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use onair_client::credentials::{self, CredentialError};
-use onair_client::{BackendClient, ViewerCountView};
+use onair_client::BackendClient;
 use onair_core::clock::unix_micros;
 use onair_session::media::Sources;
-use onair_session::{LiveSession, PreviewFrame, PreviewTap, SessionState};
-use serde::{Deserialize, Serialize};
+use onair_session::{LiveSession, PreviewFrame, PreviewTap};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+mod mirror;
+
+use crate::devices::{list_devices, DeviceList};
 use crate::error::{ErrorKind, UiError};
+use crate::keys::KeyStore;
 use crate::settings::{PreviewChoice, Saved, SettingsStore, StudioSettings, VideoChoice};
-use crate::view::{
-    Account, MicLevel, NoticeView, Phase, ReportView, StatsView, StudioView, TimelineEntry,
-    ViewersView,
-};
-
-/// Where API keys live. The OS keyring in the app; an in-memory one in unit tests.
-pub trait KeyStore: Send + Sync + 'static {
-    fn get(&self, backend_url: &str) -> Result<Option<String>, CredentialError>;
-    fn set(&self, backend_url: &str, key: &str) -> Result<(), CredentialError>;
-    fn delete(&self, backend_url: &str) -> Result<(), CredentialError>;
-}
-
-/// The OS keyring (Secret Service on Linux), one entry per backend URL.
-pub struct OsKeyring;
-
-impl KeyStore for OsKeyring {
-    fn get(&self, backend_url: &str) -> Result<Option<String>, CredentialError> {
-        credentials::stored_api_key(backend_url)
-    }
-    fn set(&self, backend_url: &str, key: &str) -> Result<(), CredentialError> {
-        credentials::store_api_key(backend_url, key)
-    }
-    fn delete(&self, backend_url: &str) -> Result<(), CredentialError> {
-        credentials::delete_api_key(backend_url)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-pub struct DeviceOption {
-    pub id: String,
-    pub name: String,
-}
-
-/// What can go on air besides the test pattern and the tone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-pub struct DeviceList {
-    pub cameras: Vec<DeviceOption>,
-    pub microphones: Vec<DeviceOption>,
-    /// Why a list is empty or incomplete, for people ("No camera found: …").
-    pub notes: Vec<String>,
-}
-
-/// How often stats are sampled while live.
-const STATS_EVERY: Duration = Duration::from_secs(1);
-const FIRST_FRAMES_PROBE: Duration = Duration::from_millis(50);
+use crate::view::{Account, MicLevel, Phase, ReportView, StudioView};
 
 fn now_ms() -> f64 {
     unix_micros() as f64 / 1e3
@@ -80,21 +38,62 @@ struct Inner {
     keys: Box<dyn KeyStore>,
     saved: Mutex<Saved>,
     backend: Mutex<Option<BackendClient>>,
-    /// The session on air. Held across Go Live, so a second Go Live (window and tray at
-    /// once) waits and is then refused, and End waits for a Go Live under way.
-    session: tokio::sync::Mutex<Option<LiveSession>>,
+    /// Offline with the preview's devices, or live with the session: the one answer to "is
+    /// something live?". Held across Go Live, so a second Go Live (window and tray at once)
+    /// waits and is then refused, and End waits for a Go Live under way.
+    stage: tokio::sync::Mutex<Stage>,
     view: watch::Sender<StudioView>,
     /// The task that mirrors the session into the view.
     mirror: Mutex<Option<CancellationToken>>,
     tasks: TaskTracker,
-    /// The window's preview: fed by the live session's sources, or offline by `idle`.
+    /// The window's preview: fed by the live session's sources, or offline by the stage's.
     preview: PreviewTap,
-    /// The chosen camera (or test pattern) and sound opened for the preview and the meter
-    /// while offline.
-    idle: tokio::sync::Mutex<Option<(PreviewChoice, Sources)>>,
     /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
     /// tray does not carry it (about 50 MB).
     engine: Mutex<onair_livekit::LoadOptions>,
+}
+
+/// What the studio is doing. The view ([`StudioView`]) is its projection for the window and
+/// the tray.
+enum Stage {
+    /// With the chosen camera (or test pattern) and sound open for the preview and the meter
+    /// while the window shows them; Go Live hands them to the session.
+    Offline {
+        preview: Option<Box<(PreviewChoice, Sources)>>,
+    },
+    Live(LiveSession),
+}
+
+impl Stage {
+    fn offline() -> Self {
+        Self::Offline { preview: None }
+    }
+
+    fn session(&self) -> Option<&LiveSession> {
+        match self {
+            Self::Live(session) => Some(session),
+            Self::Offline { .. } => None,
+        }
+    }
+
+    /// The session, leaving the stage offline; `None` (and the preview untouched) offline.
+    fn take_session(&mut self) -> Option<LiveSession> {
+        match std::mem::replace(self, Self::offline()) {
+            Self::Live(session) => Some(session),
+            offline => {
+                *self = offline;
+                None
+            }
+        }
+    }
+
+    /// The preview's sources, leaving none; `None` while live.
+    fn take_preview(&mut self) -> Option<Sources> {
+        match self {
+            Self::Offline { preview } => preview.take().map(|open| open.1),
+            Self::Live(_) => None,
+        }
+    }
 }
 
 /// Cheap to clone; every clone is the same studio.
@@ -126,18 +125,18 @@ impl Studio {
             }
         }
         view.error = problem.clone();
+        view.banner = view.banner_now();
         let studio = Self {
             inner: Arc::new(Inner {
                 store,
                 keys,
                 saved: Mutex::new(saved),
                 backend: Mutex::new(backend),
-                session: tokio::sync::Mutex::new(None),
+                stage: tokio::sync::Mutex::new(Stage::offline()),
                 view: watch::Sender::new(view),
                 mirror: Mutex::new(None),
                 tasks: TaskTracker::new(),
                 preview: PreviewTap::default(),
-                idle: tokio::sync::Mutex::new(None),
                 engine: Mutex::new(onair_livekit::LoadOptions::default()),
             }),
         };
@@ -189,7 +188,10 @@ impl Studio {
     }
 
     fn update(&self, f: impl FnOnce(&mut StudioView)) {
-        self.inner.view.send_modify(f);
+        self.inner.view.send_modify(|view| {
+            f(view);
+            view.banner = view.banner_now();
+        });
     }
 
     fn persist(&self, f: impl FnOnce(&mut Saved)) -> Result<(), UiError> {
@@ -299,8 +301,8 @@ impl Studio {
             .clone()
             .ok_or_else(UiError::signed_out)?;
         self.engine().await?;
-        let mut slot = self.inner.session.lock().await;
-        if slot.as_ref().is_some_and(|s| !s.state().is_final()) {
+        let mut stage = self.inner.stage.lock().await;
+        if stage.session().is_some_and(|s| !s.state().is_final()) {
             return Err(UiError::new(ErrorKind::AlreadyLive, "Already live."));
         }
         self.persist(|s| s.settings = settings.clone())?;
@@ -314,21 +316,22 @@ impl Studio {
             v.viewers = None;
             v.live_since_ms = None;
         });
-        // The camera is the session's now: the preview's hold on it goes first.
-        self.stop_idle_preview().await;
+        // The preview's devices are handed to the session: what it already has open for
+        // these settings stays open (one recording stream from preview through live).
+        let handed = stage.take_preview();
         let session_settings = onair_session::SessionSettings {
             preview: Some(self.inner.preview.clone()),
             ..settings.session_settings()
         };
-        match LiveSession::go_live(backend, session_settings).await {
+        match LiveSession::go_live_with(backend, session_settings, handed).await {
             Ok(session) => {
-                *slot = Some(session.clone());
-                drop(slot);
+                *stage = Stage::Live(session.clone());
+                drop(stage);
                 self.update(|v| {
                     v.generation = session.generation() as u32;
                     v.phase = Phase::of(&session.state());
                     v.live_since_ms = Some(now_ms());
-                    v.timeline = timeline(&session);
+                    v.timeline = mirror::timeline(&session);
                 });
                 self.start_mirror(session, pressed);
                 Ok(())
@@ -356,21 +359,21 @@ impl Studio {
 
     /// Offline, opens the chosen picture and sound for the preview and the meter (closing
     /// what was open for them before); `None` closes them (the window was hidden or closed).
-    /// While live the session feeds both and this does nothing.
+    /// While live the session feeds both and this does nothing. Waits for a Go Live or End
+    /// under way, so a device is never open for the preview and the session at once.
     pub async fn set_preview(&self, choice: Option<PreviewChoice>) -> Result<(), UiError> {
-        let mut idle = self.inner.idle.lock().await;
-        if idle.as_ref().map(|(open, _)| open) == choice.as_ref() {
+        let mut stage = self.inner.stage.lock().await;
+        let Stage::Offline { preview } = &mut *stage else {
+            return Ok(());
+        };
+        if preview.as_ref().map(|open| &open.0) == choice.as_ref() {
             return Ok(());
         }
-        if let Some((_, sources)) = idle.take() {
-            let _ = sources.stop(Duration::from_secs(2)).await;
+        if let Some(open) = preview.take() {
+            let _ = open.1.stop(Duration::from_secs(2)).await;
             self.inner.preview.clear();
         }
         let Some(choice) = choice else { return Ok(()) };
-        // Live (or going live): the session's sources feed the preview.
-        if self.inner.session.try_lock().map_or(true, |s| s.is_some()) {
-            return Ok(());
-        }
         self.engine().await?;
         let settings = StudioSettings {
             video: choice.video.clone(),
@@ -393,29 +396,25 @@ impl Studio {
             Some(self.inner.preview.clone()),
         )
         .await?;
-        *idle = Some((choice, sources));
+        *preview = Some(Box::new((choice, sources)));
         Ok(())
-    }
-
-    async fn stop_idle_preview(&self) {
-        if let Some((_, sources)) = self.inner.idle.lock().await.take() {
-            let _ = sources.stop(Duration::from_secs(2)).await;
-        }
     }
 
     /// Ends the stream (if any) and returns its teardown report; with nothing live, the last
     /// report (or none).
     pub async fn end(&self) -> Option<ReportView> {
-        let session = self.inner.session.lock().await.take();
-        let Some(session) = session else {
+        let mut stage = self.inner.stage.lock().await;
+        let Some(session) = stage.take_session() else {
             return self.view().report;
         };
+        // The stage stays held until the devices are closed: a preview opened meanwhile would
+        // open them a second time.
         self.finish(&session).await
     }
 
     /// While reconnecting: try now.
     pub async fn reconnect_now(&self) {
-        if let Some(session) = self.inner.session.lock().await.as_ref() {
+        if let Some(session) = self.inner.stage.lock().await.session() {
             session.reconnect_now();
         }
     }
@@ -476,117 +475,12 @@ impl Studio {
         );
     }
 
-    /// Mirrors the session's state, viewer count, notices and stats into the view until it
-    /// ends; a session that ends itself (the server deleted the room, the network never came
-    /// back) is finished here, through the same path as End.
-    fn start_mirror(&self, session: LiveSession, pressed: Instant) {
-        let cancel = CancellationToken::new();
-        if let Some(old) = lock(&self.inner.mirror).replace(cancel.clone()) {
-            old.cancel();
-        }
-        let studio = self.clone();
-        let span = tracing::info_span!("studio-mirror", generation = session.generation());
-        self.inner
-            .tasks
-            .spawn(async move { studio.mirror(session, pressed, cancel).await }.instrument(span));
-    }
-
-    /// Follows the session into the view until it ends; completes the go-live timeline with
-    /// the first frames leaving and the first viewer the backend confirms (`pressed`: when Go
-    /// Live was pressed).
-    async fn mirror(&self, session: LiveSession, pressed: Instant, cancel: CancellationToken) {
-        let generation = session.generation() as u32;
-        let mut states = session.states();
-        let mut notices = session.notices();
-        let mut viewers = session.viewers();
-        let mut tick = tokio::time::interval(STATS_EVERY);
-        let mut last_sent: Option<(u64, Instant)> = None;
-        // Until the first frames leave, look often, so the timeline says when.
-        let mut probe = tokio::time::interval(FIRST_FRAMES_PROBE);
-        let (mut frames_sent, mut first_viewer) = (false, false);
-        let milestone = |step: &str| {
-            let at_ms = crate::view::millis(pressed.elapsed());
-            self.update(|v| {
-                if v.generation == generation {
-                    let previous = v.timeline.last().map_or(0, |e| e.at_ms);
-                    v.timeline.push(TimelineEntry {
-                        step: step.to_owned(),
-                        ms: at_ms.saturating_sub(previous),
-                        at_ms,
-                    });
-                }
-            });
-        };
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                changed = states.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    let state = states.borrow_and_update().state.clone();
-                    self.update(|v| if v.generation == generation && v.phase != Phase::Offline {
-                        v.phase = Phase::of(&state);
-                    });
-                    if matches!(state, SessionState::Ended | SessionState::Failed { .. }) {
-                        break;
-                    }
-                }
-                changed = notices.changed() => {
-                    if changed.is_err() {
-                        continue;
-                    }
-                    let list: Vec<NoticeView> = notices.borrow_and_update().iter().map(|n| NoticeView {
-                        seq: n.seq as u32,
-                        at_ms: n.at_ms as f64,
-                        message: n.message.clone(),
-                    }).collect();
-                    self.update(|v| if v.generation == generation { v.notices = list; });
-                }
-                Some(count) = next_count(&mut viewers) => {
-                    let watched = count.as_ref().is_some_and(|c| c.count > 0);
-                    self.update(|v| if v.generation == generation { v.viewers = count; });
-                    if watched && !first_viewer {
-                        first_viewer = true;
-                        milestone("first viewer");
-                    }
-                }
-                _ = probe.tick(), if !frames_sent => {
-                    let sent = session.video_stats().await.is_some_and(|stats| {
-                        stats.layers.first().is_some_and(|layer| layer.frames_sent > 0)
-                    });
-                    if sent {
-                        frames_sent = true;
-                        milestone("first frames sent");
-                    }
-                }
-                _ = tick.tick() => {
-                    if let Some(stats) = session.video_stats().await {
-                        let view = stats_view(&stats, &mut last_sent);
-                        self.update(|v| if v.generation == generation { v.stats = view; });
-                    }
-                }
-            }
-        }
-        // The session ended itself: take it out of the slot (unless End already did) and
-        // show its report.
-        let mut slot = self.inner.session.lock().await;
-        if slot
-            .as_ref()
-            .is_some_and(|s| s.generation() == session.generation())
-        {
-            slot.take();
-        }
-        drop(slot);
-        self.finish(&session).await;
-    }
-
     /// Ends whatever is live and waits for the studio's tasks, within `deadline` (Quit and
     /// SIGTERM). Returns the report when something was live.
     pub async fn shutdown(&self, deadline: Duration) -> Option<ReportView> {
         let ended = tokio::time::timeout(deadline, async {
-            let session = self.inner.session.lock().await.take();
-            match session {
+            let mut stage = self.inner.stage.lock().await;
+            match stage.take_session() {
                 Some(session) => self.finish(&session).await,
                 None => None,
             }
@@ -596,7 +490,10 @@ impl Studio {
             tracing::error!(?deadline, "ending the stream did not finish in time");
             None
         });
-        self.stop_idle_preview().await;
+        let preview = self.inner.stage.lock().await.take_preview();
+        if let Some(sources) = preview {
+            let _ = sources.stop(Duration::from_secs(2)).await;
+        }
         self.inner.tasks.close();
         if let Some(mirror) = lock(&self.inner.mirror).take() {
             mirror.cancel();
@@ -606,117 +503,10 @@ impl Studio {
     }
 }
 
-/// The next viewer count, or pending forever without a subscription.
-async fn next_count(
-    viewers: &mut Option<watch::Receiver<ViewerCountView>>,
-) -> Option<Option<ViewersView>> {
-    let Some(rx) = viewers else {
-        return std::future::pending().await;
-    };
-    if rx.changed().await.is_err() {
-        *viewers = None;
-        return std::future::pending().await;
-    }
-    let view = rx.borrow_and_update().clone();
-    Some(viewers_view(&view))
-}
-
-fn viewers_view(view: &ViewerCountView) -> Option<ViewersView> {
-    let count = view.count.as_ref()?;
-    Some(ViewersView {
-        count: count.viewers,
-        peak: count.peak,
-        confirmed_at_ms: count.confirmed_at.map(|t| t as f64),
-        stale: view.is_stale(),
-    })
-}
-
-/// The session's steps, back to back from when Go Live was pressed.
-fn timeline(session: &LiveSession) -> Vec<TimelineEntry> {
-    let mut at = Duration::ZERO;
-    session
-        .timeline()
-        .into_iter()
-        .map(|s| {
-            at += s.duration;
-            TimelineEntry {
-                step: s.step.to_owned(),
-                ms: crate::view::millis(s.duration),
-                at_ms: crate::view::millis(at),
-            }
-        })
-        .collect()
-}
-
-/// The top layer's figures; the bitrate from the bytes sent since the last sample.
-fn stats_view(
-    stats: &onair_livekit::TrackStats,
-    last: &mut Option<(u64, Instant)>,
-) -> Option<StatsView> {
-    let layer = stats.layers.first()?;
-    let now = Instant::now();
-    let bitrate_kbps = last.and_then(|(bytes, at)| {
-        let secs = now.duration_since(at).as_secs_f64();
-        (secs > 0.0 && layer.bytes_sent >= bytes)
-            .then(|| (layer.bytes_sent - bytes) as f64 * 8.0 / secs / 1e3)
-    });
-    *last = Some((layer.bytes_sent, now));
-    Some(StatsView {
-        width: layer.width,
-        height: layer.height,
-        fps: layer.fps.round() as u32,
-        bitrate_kbps,
-        quality_limitation: format!("{:?}", layer.quality_limitation).to_lowercase(),
-        rtt_ms: stats.round_trip_time.map(|s| s * 1e3),
-        loss_percent: stats.fraction_lost.map(|f| f * 100.0),
-    })
-}
-
-fn list_devices() -> DeviceList {
-    let mut notes = Vec::new();
-    let cameras = match onair_capture::camera::list_cameras() {
-        Ok(list) => list
-            .into_iter()
-            .map(|c| DeviceOption {
-                id: c.id,
-                name: c.name,
-            })
-            .collect(),
-        Err(e) => {
-            notes.push(format!("Cameras cannot be listed: {e}"));
-            Vec::new()
-        }
-    };
-    if cameras.is_empty() && notes.is_empty() {
-        notes.push("No camera found: the test pattern stands in.".into());
-    }
-    let microphones = match onair_capture::mic::list_microphones() {
-        Ok(list) => list
-            .into_iter()
-            .map(|m| DeviceOption {
-                name: if m.is_default {
-                    format!("{} (default)", m.name)
-                } else {
-                    m.name
-                },
-                id: m.id,
-            })
-            .collect(),
-        Err(e) => {
-            notes.push(format!("Microphones cannot be listed: {e}"));
-            Vec::new()
-        }
-    };
-    DeviceList {
-        cameras,
-        microphones,
-        notes,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use onair_client::credentials::CredentialError;
     use std::collections::HashMap;
 
     #[derive(Default)]

@@ -159,6 +159,25 @@ pub struct StudioView {
     /// Pay-per-view earnings, from the backend (after sign-in, start-up and every End).
     pub earnings: Option<EarningsView>,
     pub error: Option<UiError>,
+    /// What the banner at the top of the window shows: an error not about one form field,
+    /// or while rejoining, the connection being restored with "Reconnect now". Derived from
+    /// the rest of the view ([`StudioView::banner_now`]) on every change.
+    pub banner: Option<UiError>,
+}
+
+impl StudioView {
+    /// The banner for the view as it is: the error if it is not a field's (a field's error
+    /// shows beside its field), else the rejoin under way.
+    pub fn banner_now(&self) -> Option<UiError> {
+        match (&self.error, &self.phase) {
+            (Some(error), _) if error.field.is_none() => Some(error.clone()),
+            (_, Phase::Reconnecting { detail, .. }) => Some(UiError {
+                action: crate::error::Action::ReconnectNow,
+                ..UiError::new(crate::error::ErrorKind::Network, detail.clone())
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What pay-per-view earned: confirmed payments minus refunds.
@@ -208,6 +227,7 @@ impl Default for StudioView {
             report: None,
             earnings: None,
             error: None,
+            banner: None,
         }
     }
 }
@@ -222,6 +242,42 @@ pub struct MicLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Action, ErrorKind};
+
+    #[test]
+    fn while_rejoining_the_banner_says_why_and_offers_to_reconnect_now() {
+        let view = StudioView {
+            phase: Phase::Reconnecting {
+                attempt: 2,
+                detail: "rejoining (attempt 2): signal closed".into(),
+            },
+            ..StudioView::default()
+        };
+        let banner = view.banner_now().expect("a banner");
+        assert_eq!(banner.kind, ErrorKind::Network);
+        assert_eq!(banner.action, Action::ReconnectNow);
+        assert_eq!(banner.message, "rejoining (attempt 2): signal closed");
+    }
+
+    #[test]
+    fn an_error_takes_the_banner_unless_it_belongs_to_a_field() {
+        let failed = UiError::new(ErrorKind::Connect, "could not join the room");
+        let view = StudioView {
+            error: Some(failed.clone()),
+            phase: Phase::Reconnecting {
+                attempt: 1,
+                detail: "rejoining".into(),
+            },
+            ..StudioView::default()
+        };
+        assert_eq!(view.banner_now(), Some(failed));
+        let field = StudioView {
+            error: Some(UiError::field("title", "a title is needed")),
+            ..StudioView::default()
+        };
+        assert_eq!(field.banner_now(), None);
+        assert_eq!(StudioView::default().banner_now(), None);
+    }
 
     #[test]
     fn earnings_show_the_total_and_the_newest_stream_that_sold_tickets() {

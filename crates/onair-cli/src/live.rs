@@ -325,7 +325,7 @@ async fn stream(
         tokio::time::interval_at(tokio::time::Instant::now() + stats_period, stats_period);
     let mut first_stats_tick = tokio::time::interval(Duration::from_millis(100));
     let mut first_stats_seen = false;
-    let mut last_bytes: Option<(u64, Instant)> = None;
+    let mut send_rate = onair_livekit::SendRate::default();
     let mut sigterm = crate::sigterm()?;
 
     let reason = loop {
@@ -350,7 +350,7 @@ async fn stream(
                     if let Some(layer) = stats.top_layer().filter(|l| l.frames_sent > 0) {
                         first_stats_seen = true;
                         // The first stats line then has an interval to measure bitrate over.
-                        last_bytes = Some((stats.bytes_sent(), Instant::now()));
+                        send_rate.sample(&stats, Instant::now());
                         out.event("first_stats", json!({"ms": ms(start.elapsed()), "width": layer.width, "height": layer.height, "encoder": layer.encoder}),
                             || format!("first frames on the wire at {:.0} ms: {}x{} ({})", ms(start.elapsed()), layer.width, layer.height, layer.encoder));
                     }
@@ -358,10 +358,7 @@ async fn stream(
             }
             _ = stats_tick.tick() => {
                 if let Ok(stats) = video_track.get_stats().await {
-                    let bytes = stats.bytes_sent();
-                    let now = Instant::now();
-                    let bitrate = last_bytes.map(|(b, t)| (bytes.saturating_sub(b)) as f64 * 8.0 / now.duration_since(t).as_secs_f64().max(1e-3));
-                    last_bytes = Some((bytes, now));
+                    let bitrate = send_rate.sample(&stats, Instant::now());
                     let layers: Vec<_> = stats.layers.iter().map(|l| json!({"rid": l.rid, "width": l.width, "height": l.height, "fps": l.fps, "frames_sent": l.frames_sent, "key_frames": l.key_frames_encoded, "target_bitrate": l.target_bitrate, "limitation": l.quality_limitation.as_str(), "encoder": l.encoder, "nack": l.nack_count, "pli": l.pli_count})).collect();
                     let top = stats.top_layer().cloned().unwrap_or_default();
                     out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": sources.frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers}),

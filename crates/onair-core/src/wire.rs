@@ -111,6 +111,8 @@ pub enum ErrorKind {
     NotPaid,
     /// The payment provider failed (502).
     PaymentProvider,
+    /// LiveKit's server API did not answer as it should; try again (502).
+    Livekit,
     /// The server's own failure; its log has the details (500).
     Internal,
 }
@@ -133,6 +135,7 @@ impl ErrorKind {
             Self::Free => "free",
             Self::NotPaid => "not_paid",
             Self::PaymentProvider => "payment_provider",
+            Self::Livekit => "livekit",
             Self::Internal => "internal",
         }
     }
@@ -255,6 +258,7 @@ mod tests {
             Free,
             NotPaid,
             PaymentProvider,
+            Livekit,
             Internal,
         ] {
             let sent = serde_json::to_string(&kind).unwrap();

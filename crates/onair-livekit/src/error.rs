@@ -16,7 +16,7 @@ fn describe_load_error(tried: &[(PathBuf, String)]) -> String {
     }
     text.push_str(&format!(
         "\nRun `bash scripts/setup.sh` to fetch it, or set {} to its path.",
-        crate::engine::LIBRARY_ENV
+        crate::library::LIBRARY_ENV
     ));
     text
 }

@@ -12,9 +12,12 @@
 mod apm;
 mod engine;
 mod error;
+mod events;
 mod handle;
+mod library;
 mod memory;
 mod options;
+mod participant;
 mod room;
 mod source;
 mod stats;
@@ -29,11 +32,10 @@ pub mod proto {
 }
 
 pub use apm::{AudioProcessingOptions, AudioProcessor};
-pub use engine::{
-    dispose, live_handle_count, load, poisoned_reason, EngineInfo, LoadOptions, LIBRARY_ENV,
-    LIBRARY_FILE,
-};
+pub use engine::{dispose, live_handle_count, load, poisoned_reason, EngineInfo};
 pub use error::{CaptureError, ConnectError, EngineError, LoadError, RoomError};
+pub use events::RoomEvent;
+pub use library::{LoadOptions, LIBRARY_ENV, LIBRARY_FILE};
 pub use memory::{
     heap_usage, release_free_memory, tune_memory, HeapUsage, MemoryTuning, MEMORY_TUNABLES,
 };
@@ -42,9 +44,10 @@ pub use options::{
     ConnectionQuality, ConnectionState, DegradationPreference, DisconnectReason, EncoderBackend,
     RoomOptions, SimulateScenario, TrackKind, TrackPublishOptions, TrackSource,
 };
-pub use room::{CloseReport, LocalParticipant, RemoteParticipant, Room, RoomEvent, CLOSE_TIMEOUT};
+pub use participant::{LocalParticipant, RemoteParticipant};
+pub use room::{CloseReport, Room, CLOSE_TIMEOUT};
 pub use source::{AudioSourceOptions, FrameMetadata, NativeAudioSource, NativeVideoSource};
-pub use stats::{InboundStats, LayerStats, QualityLimitation, TrackStats};
+pub use stats::{InboundStats, LayerStats, QualityLimitation, SendRate, TrackStats};
 pub use stream::{NativeAudioStream, NativeVideoStream, RemoteVideoFrame};
 pub use track::{
     LocalAudioTrack, LocalTrack, LocalTrackPublication, LocalVideoTrack, PublicationInfo,

@@ -1,4 +1,5 @@
-//! `Room`: join, events, local participant, and an idempotent, bounded close.
+//! `Room`: join, and an idempotent, bounded close. Its participants are in `participant`,
+//! its events in `events`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,260 +11,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::engine::{self, RoomSignal};
+use crate::engine;
 use crate::error::{ConnectError, EngineError, RoomError};
+use crate::events::{room_events, RoomEvent};
 use crate::handle::FfiHandle;
-use crate::options::{
-    ConnectionQuality, ConnectionState, DisconnectReason, RoomOptions, SimulateScenario,
-    TrackPublishOptions,
-};
-use crate::proto::{self, ffi_event, ffi_request, ffi_response, room_event};
+use crate::options::{RoomOptions, SimulateScenario};
+use crate::participant::{LocalParticipant, RemoteParticipant};
+use crate::proto::{self, ffi_event, ffi_request, ffi_response};
 use crate::stats::TrackStats;
-use crate::track::{LocalTrack, LocalTrackPublication, RemoteTrack, RemoteTrackPublication};
+use crate::track::RemoteTrackPublication;
 
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
-const UNPUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Upper bound on [`Room::close`] as a whole.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Something that happened in the room.
-#[derive(Debug, Clone)]
-pub enum RoomEvent {
-    ParticipantConnected(RemoteParticipant),
-    ParticipantDisconnected {
-        identity: String,
-        reason: DisconnectReason,
-    },
-    LocalTrackPublished {
-        sid: String,
-    },
-    LocalTrackUnpublished {
-        sid: String,
-    },
-    /// After a full reconnect the SDK publishes our tracks again, each under a new sid:
-    /// [`LocalParticipant::track_publications`] already lists it under `sid`.
-    LocalTrackRepublished {
-        previous_sid: String,
-        sid: String,
-    },
-    TrackPublished {
-        participant_identity: String,
-        publication: RemoteTrackPublication,
-    },
-    TrackUnpublished {
-        participant_identity: String,
-        sid: String,
-    },
-    TrackSubscribed {
-        participant_identity: String,
-        track: RemoteTrack,
-    },
-    TrackUnsubscribed {
-        participant_identity: String,
-        sid: String,
-    },
-    TrackSubscriptionFailed {
-        participant_identity: String,
-        sid: String,
-        error: String,
-    },
-    TrackMuted {
-        participant_identity: String,
-        sid: String,
-    },
-    TrackUnmuted {
-        participant_identity: String,
-        sid: String,
-    },
-    ConnectionQualityChanged {
-        participant_identity: String,
-        quality: ConnectionQuality,
-    },
-    ConnectionStateChanged(ConnectionState),
-    /// The SDK lost the connection and is resuming or rejoining by itself.
-    Reconnecting,
-    Reconnected,
-    /// The room is over for us. Close the room to release everything.
-    Disconnected {
-        reason: DisconnectReason,
-    },
-}
-
-/// Another participant in the room.
-#[derive(Debug, Clone)]
-pub struct RemoteParticipant {
-    inner: Arc<RemoteParticipantInner>,
-}
-
-#[derive(Debug)]
-struct RemoteParticipantInner {
-    _handle: FfiHandle,
-    sid: String,
-    identity: String,
-    name: String,
-    kind: i32,
-}
-
-impl RemoteParticipant {
-    fn new(owned: proto::OwnedParticipant) -> Self {
-        Self {
-            inner: Arc::new(RemoteParticipantInner {
-                _handle: FfiHandle::new(owned.handle.id),
-                sid: owned.info.sid,
-                identity: owned.info.identity,
-                name: owned.info.name,
-                kind: owned.info.kind,
-            }),
-        }
-    }
-    pub fn sid(&self) -> &str {
-        &self.inner.sid
-    }
-    pub fn identity(&self) -> &str {
-        &self.inner.identity
-    }
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-    /// True for ordinary clients (not ingress, egress, SIP or agents).
-    pub fn is_standard(&self) -> bool {
-        self.inner.kind == proto::ParticipantKind::Standard as i32
-    }
-}
-
-/// Ourselves in the room.
-#[derive(Debug, Clone)]
-pub struct LocalParticipant {
-    inner: Arc<LocalParticipantInner>,
-}
-
-#[derive(Debug)]
-struct LocalParticipantInner {
-    handle: Mutex<Option<FfiHandle>>,
-    sid: String,
-    identity: String,
-    publications: Mutex<HashMap<String, LocalTrackPublication>>,
-}
-
-impl LocalParticipant {
-    pub fn sid(&self) -> &str {
-        &self.inner.sid
-    }
-    pub fn identity(&self) -> &str {
-        &self.inner.identity
-    }
-
-    fn handle_id(&self) -> Result<u64, RoomError> {
-        self.inner
-            .handle
-            .lock()
-            .as_ref()
-            .map(FfiHandle::id)
-            .ok_or(RoomError::Closed)
-    }
-
-    /// Our current publications, by sid.
-    pub fn track_publications(&self) -> HashMap<String, LocalTrackPublication> {
-        self.inner.publications.lock().clone()
-    }
-
-    /// Files the SDK's new publication of the track published as `previous_sid` under its new
-    /// sid (see [`RoomEvent::LocalTrackRepublished`]); `None`, and the handle released, for
-    /// a track no longer ours.
-    fn republished(
-        &self,
-        previous_sid: &str,
-        handle: FfiHandle,
-        info: &proto::TrackPublicationInfo,
-    ) -> Option<()> {
-        let mut publications = self.inner.publications.lock();
-        let track = publications.remove(previous_sid)?.track().clone();
-        let publication = LocalTrackPublication::with_handle(handle, info, track);
-        publications.insert(publication.sid().to_owned(), publication);
-        Some(())
-    }
-
-    /// Publishes a track; resolves once the server has accepted it.
-    pub async fn publish_track(
-        &self,
-        track: impl Into<LocalTrack>,
-        options: TrackPublishOptions,
-    ) -> Result<LocalTrackPublication, RoomError> {
-        let track = track.into();
-        let engine = engine::get()?;
-        let async_id = engine.next_async_id();
-        let request = ffi_request::Message::PublishTrack(proto::PublishTrackRequest {
-            local_participant_handle: self.handle_id()?,
-            track_handle: track.handle_id(),
-            options: options.to_proto(),
-            request_async_id: Some(async_id),
-        });
-        let wait = engine.request_async(async_id, request, None, |r| match r {
-            ffi_response::Message::PublishTrack(r) => Some(r.async_id),
-            _ => None,
-        });
-        let event = tokio::time::timeout(PUBLISH_TIMEOUT, wait)
-            .await
-            .map_err(|_| RoomError::Timeout {
-                operation: "publish_track",
-                timeout: PUBLISH_TIMEOUT,
-            })??;
-        use proto::publish_track_callback::Message as P;
-        match event {
-            ffi_event::Message::PublishTrack(cb) => match cb.message {
-                Some(P::Publication(owned)) => {
-                    let publication = LocalTrackPublication::new(owned, track);
-                    self.inner
-                        .publications
-                        .lock()
-                        .insert(publication.sid().to_owned(), publication.clone());
-                    Ok(publication)
-                }
-                Some(P::Error(error)) => Err(RoomError::Publish(error)),
-                None => Err(RoomError::Publish("no answer".into())),
-            },
-            other => Err(EngineError::Protocol(format!("unexpected callback {other:?}")).into()),
-        }
-    }
-
-    /// Unpublishes a track and stops sending it.
-    pub async fn unpublish_track(&self, sid: &str) -> Result<(), RoomError> {
-        if !self.inner.publications.lock().contains_key(sid) {
-            return Err(RoomError::UnknownTrack(sid.to_owned()));
-        }
-        let result = self.unpublish_inner(sid).await;
-        self.inner.publications.lock().remove(sid);
-        result
-    }
-
-    async fn unpublish_inner(&self, sid: &str) -> Result<(), RoomError> {
-        let engine = engine::get()?;
-        let async_id = engine.next_async_id();
-        let request = ffi_request::Message::UnpublishTrack(proto::UnpublishTrackRequest {
-            local_participant_handle: self.handle_id()?,
-            track_sid: sid.to_owned(),
-            stop_on_unpublish: true,
-            request_async_id: Some(async_id),
-        });
-        let wait = engine.request_async(async_id, request, None, |r| match r {
-            ffi_response::Message::UnpublishTrack(r) => Some(r.async_id),
-            _ => None,
-        });
-        let event = tokio::time::timeout(UNPUBLISH_TIMEOUT, wait)
-            .await
-            .map_err(|_| RoomError::Timeout {
-                operation: "unpublish_track",
-                timeout: UNPUBLISH_TIMEOUT,
-            })??;
-        match event {
-            ffi_event::Message::UnpublishTrack(cb) => match cb.error {
-                Some(error) => Err(RoomError::Unpublish(error)),
-                None => Ok(()),
-            },
-            other => Err(EngineError::Protocol(format!("unexpected callback {other:?}")).into()),
-        }
-    }
-}
 
 /// A joined room. Cheap to clone; [`Room::close`] ends it for every clone.
 #[derive(Debug, Clone)]
@@ -376,14 +135,7 @@ impl Room {
 
         let room_handle = FfiHandle::new(result.room.handle.id);
         let handle_id = room_handle.id();
-        let local = LocalParticipant {
-            inner: Arc::new(LocalParticipantInner {
-                handle: Mutex::new(Some(FfiHandle::new(result.local_participant.handle.id))),
-                sid: result.local_participant.info.sid,
-                identity: result.local_participant.info.identity,
-                publications: Mutex::new(HashMap::new()),
-            }),
-        };
+        let local = LocalParticipant::new(result.local_participant);
         let remote = Arc::new(Mutex::new(HashMap::new()));
         let (user_tx, user_rx) = mpsc::unbounded_channel();
         for existing in result.participants {
@@ -548,7 +300,7 @@ impl Room {
                 }
             }
         }
-        self.inner.local.inner.publications.lock().clear();
+        self.inner.local.forget_publications();
 
         if let Ok(engine) = engine {
             let async_id = engine.next_async_id();
@@ -577,7 +329,7 @@ impl Room {
             }
         }
         self.inner.remote.lock().clear();
-        self.inner.local.inner.handle.lock().take();
+        self.inner.local.take_handle();
         self.inner.handle.lock().take();
         // Handles of this room that were dropped inside the SDK's callback are released on
         // our releasing thread: wait for them, so that a closed room has released everything.
@@ -606,10 +358,7 @@ impl Drop for RoomInner {
                     request_async_id: Some(async_id),
                     reason: Some(proto::DisconnectReason::ClientInitiated as i32),
                 });
-                let handles = (
-                    self.handle.get_mut().take(),
-                    self.local.inner.handle.lock().take(),
-                );
+                let handles = (self.handle.get_mut().take(), self.local.take_handle());
                 if let Err(err) =
                     engine.request_detached(async_id, request, Box::new(handles), |r| match r {
                         ffi_response::Message::Disconnect(r) => Some(r.async_id),
@@ -659,130 +408,6 @@ fn classify_connect_error(url: &str, error: &str, timeout: Duration) -> ConnectE
             reason: error.to_owned(),
         }
     }
-}
-
-/// Releases handles carried by an event for a room nobody listens to any more.
-pub(crate) fn release_unrouted(message: room_event::Message) {
-    drop(convert(message, &Mutex::new(HashMap::new()), None));
-}
-
-async fn room_events(
-    mut signals: mpsc::UnboundedReceiver<RoomSignal>,
-    events: mpsc::UnboundedSender<RoomEvent>,
-    remote: Arc<Mutex<HashMap<String, RemoteParticipant>>>,
-    local: LocalParticipant,
-) {
-    while let Some(signal) = signals.recv().await {
-        let event = match signal {
-            RoomSignal::Event(message) => convert(*message, &remote, Some(&local)),
-            RoomSignal::EnginePanic(message) => {
-                tracing::error!(%message, "room ended by a native SDK panic");
-                Some(RoomEvent::Disconnected {
-                    reason: DisconnectReason::EnginePanic,
-                })
-            }
-        };
-        if let Some(event) = event {
-            // The caller may have stopped listening; keep draining so handles are released.
-            let _ = events.send(event);
-        }
-    }
-}
-
-/// Our event for the SDK's, taking ownership of every native handle it carries: a handle
-/// left in an event we do not convert would stay in the SDK's store for the life of the
-/// process, with whatever it keeps alive.
-fn convert(
-    message: room_event::Message,
-    remote: &Mutex<HashMap<String, RemoteParticipant>>,
-    local: Option<&LocalParticipant>,
-) -> Option<RoomEvent> {
-    use room_event::Message as M;
-    Some(match message {
-        M::ParticipantConnected(p) => {
-            let participant = RemoteParticipant::new(p.info);
-            remote
-                .lock()
-                .insert(participant.identity().to_owned(), participant.clone());
-            RoomEvent::ParticipantConnected(participant)
-        }
-        M::ParticipantDisconnected(p) => {
-            remote.lock().remove(&p.participant_identity);
-            RoomEvent::ParticipantDisconnected {
-                identity: p.participant_identity,
-                reason: DisconnectReason::from_proto(p.disconnect_reason),
-            }
-        }
-        M::LocalTrackPublished(t) => RoomEvent::LocalTrackPublished { sid: t.track_sid },
-        M::LocalTrackUnpublished(t) => RoomEvent::LocalTrackUnpublished {
-            sid: t.publication_sid,
-        },
-        M::LocalTrackRepublished(t) => {
-            let handle = FfiHandle::new(t.publication_handle);
-            let sid = t.info.sid.clone();
-            local?.republished(&t.previous_sid, handle, &t.info)?;
-            RoomEvent::LocalTrackRepublished {
-                previous_sid: t.previous_sid,
-                sid,
-            }
-        }
-        M::TrackPublished(t) => RoomEvent::TrackPublished {
-            participant_identity: t.participant_identity,
-            publication: RemoteTrackPublication::new(t.publication),
-        },
-        M::TrackUnpublished(t) => RoomEvent::TrackUnpublished {
-            participant_identity: t.participant_identity,
-            sid: t.publication_sid,
-        },
-        M::TrackSubscribed(t) => RoomEvent::TrackSubscribed {
-            participant_identity: t.participant_identity,
-            track: RemoteTrack::new(t.track),
-        },
-        M::TrackUnsubscribed(t) => RoomEvent::TrackUnsubscribed {
-            participant_identity: t.participant_identity,
-            sid: t.track_sid,
-        },
-        M::TrackSubscriptionFailed(t) => RoomEvent::TrackSubscriptionFailed {
-            participant_identity: t.participant_identity,
-            sid: t.track_sid,
-            error: t.error,
-        },
-        M::TrackMuted(t) => RoomEvent::TrackMuted {
-            participant_identity: t.participant_identity,
-            sid: t.track_sid,
-        },
-        M::TrackUnmuted(t) => RoomEvent::TrackUnmuted {
-            participant_identity: t.participant_identity,
-            sid: t.track_sid,
-        },
-        M::ConnectionQualityChanged(q) => RoomEvent::ConnectionQualityChanged {
-            participant_identity: q.participant_identity,
-            quality: ConnectionQuality::from_proto(q.quality),
-        },
-        M::ConnectionStateChanged(s) => {
-            RoomEvent::ConnectionStateChanged(ConnectionState::from_proto(s.state))
-        }
-        M::Reconnecting(_) => RoomEvent::Reconnecting,
-        M::Reconnected(_) => RoomEvent::Reconnected,
-        M::Disconnected(d) => RoomEvent::Disconnected {
-            reason: DisconnectReason::from_proto(d.reason),
-        },
-        // Nothing of ours uses data tracks or streams (viewers cannot publish data); their
-        // handles are released here.
-        M::DataTrackPublished(t) => {
-            drop(FfiHandle::new(t.track.handle.id));
-            return None;
-        }
-        M::ByteStreamOpened(o) => {
-            drop(FfiHandle::new(o.reader.handle.id));
-            return None;
-        }
-        M::TextStreamOpened(o) => {
-            drop(FfiHandle::new(o.reader.handle.id));
-            return None;
-        }
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -157,14 +157,66 @@ impl TrackStats {
             .or(self.layers.first())
     }
 
+    /// Bytes sent by every layer together: what the track costs the creator's uplink.
     pub fn bytes_sent(&self) -> u64 {
         self.layers.iter().map(|l| l.bytes_sent).sum()
+    }
+}
+
+/// The bitrate a track sends at, from successive samples of its stats: every layer together
+/// (what is being sent is the top layer's picture, [`TrackStats::top_layer`], over the sum of
+/// the layers' bytes, [`TrackStats::bytes_sent`]). The studio and the CLI both measure with it.
+#[derive(Debug, Default, Clone)]
+pub struct SendRate {
+    last: Option<(u64, std::time::Instant)>,
+}
+
+impl SendRate {
+    /// Bits per second since the previous sample; `None` for the first sample, and when the
+    /// count went back (a track published anew after a reconnect starts from zero).
+    pub fn sample(&mut self, stats: &TrackStats, at: std::time::Instant) -> Option<f64> {
+        let bytes = stats.bytes_sent();
+        let rate = self.last.and_then(|(before, then)| {
+            let secs = at.saturating_duration_since(then).as_secs_f64();
+            (secs > 0.0 && bytes >= before).then(|| (bytes - before) as f64 * 8.0 / secs)
+        });
+        self.last = Some((bytes, at));
+        rate
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sent(layers: &[u64]) -> TrackStats {
+        TrackStats {
+            layers: layers
+                .iter()
+                .map(|&bytes_sent| LayerStats {
+                    bytes_sent,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_send_rate_counts_every_layer_and_starts_again_after_a_new_track() {
+        let mut rate = SendRate::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(rate.sample(&sent(&[1000, 500]), t0), None);
+        let one_second = t0 + std::time::Duration::from_secs(1);
+        assert_eq!(
+            rate.sample(&sent(&[2000, 1000]), one_second),
+            Some(12_000.0)
+        );
+        let two_seconds = one_second + std::time::Duration::from_secs(1);
+        assert_eq!(rate.sample(&sent(&[100]), two_seconds), None);
+        let three_seconds = two_seconds + std::time::Duration::from_secs(1);
+        assert_eq!(rate.sample(&sent(&[1100]), three_seconds), Some(8_000.0));
+    }
     use crate::proto::rtc_stats;
 
     fn outbound(

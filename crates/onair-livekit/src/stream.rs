@@ -12,7 +12,6 @@ use crate::error::EngineError;
 use crate::handle::FfiHandle;
 use crate::proto::{self, ffi_request, ffi_response};
 use crate::source::FrameMetadata;
-use crate::sys::NativeBytes;
 use crate::track::RemoteTrack;
 
 /// A decoded video frame as the SDK delivered it; its native buffer is released on drop.
@@ -42,12 +41,7 @@ impl RawAudioFrame {
     pub(crate) fn from_proto(frame: proto::AudioFrameReceived) -> Self {
         let handle = FfiHandle::new(frame.frame.handle.id);
         let info = frame.frame.info;
-        let len = (info.samples_per_channel * info.num_channels) as usize;
-        let samples = NativeBytes {
-            ptr: info.data_ptr,
-            len,
-        }
-        .copy_i16(&handle);
+        let samples = crate::sys::audio_samples(&info, &handle);
         Self {
             frame: AudioFrame {
                 samples,
@@ -96,11 +90,7 @@ impl RemoteVideoFrame {
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let mut planes = Vec::with_capacity(3);
         for (component, (pw, ph)) in info.components.iter().zip([(w, h), (cw, ch), (cw, ch)]) {
-            let bytes = NativeBytes {
-                ptr: component.data_ptr,
-                len: component.size as usize,
-            }
-            .copy(&self.raw.handle);
+            let bytes = crate::sys::video_plane(component, &self.raw.handle);
             let stride = component.stride as usize;
             if stride < pw || bytes.len() < stride * (ph - 1) + pw {
                 return None;

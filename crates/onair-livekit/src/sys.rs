@@ -5,6 +5,8 @@
 use std::ffi::{c_char, CString};
 use std::path::{Path, PathBuf};
 
+use crate::proto;
+
 type InitializeFn = unsafe extern "C" fn(
     cb: extern "C" fn(*const u8, usize),
     capture_logs: bool,
@@ -104,31 +106,62 @@ impl Library {
 }
 
 /// A native buffer the SDK handed us (a decoded video frame, a received audio frame), valid
-/// as long as its owning handle lives.
-pub(crate) struct NativeBytes {
-    pub(crate) ptr: u64,
-    pub(crate) len: usize,
+/// as long as its owning handle lives. Made only here, from the SDK's own description of a
+/// frame ([`audio_samples`], [`video_plane`]).
+struct NativeBytes {
+    ptr: u64,
+    len: usize,
 }
 
 impl NativeBytes {
-    /// Copies the bytes out. The caller must hold the handle that owns the buffer.
-    pub(crate) fn copy(&self, _owner: &crate::handle::FfiHandle) -> Vec<u8> {
+    /// # Safety
+    /// `ptr` is 0, or points at `len` bytes (for [`NativeBytes::copy_i16`], `len` aligned
+    /// i16 samples) that the SDK owns under the handle passed to the copy.
+    unsafe fn new(ptr: u64, len: usize) -> Self {
+        Self { ptr, len }
+    }
+
+    /// Copies the bytes out while `_owner` keeps the buffer alive.
+    fn copy(&self, _owner: &crate::handle::FfiHandle) -> Vec<u8> {
         if self.ptr == 0 || self.len == 0 {
             return Vec::new();
         }
-        // SAFETY: `ptr`/`len` describe a buffer the SDK owns under `_owner`'s handle id, which
-        // the borrow keeps alive (not yet dropped) for the duration of this copy.
+        // SAFETY: `new`'s contract: `ptr`/`len` describe a buffer the SDK owns under
+        // `_owner`'s handle id, which the borrow keeps alive for the duration of this copy.
         unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }.to_vec()
     }
 
-    /// Copies `len` i16 samples out. The caller must hold the handle that owns the buffer.
-    pub(crate) fn copy_i16(&self, _owner: &crate::handle::FfiHandle) -> Vec<i16> {
+    /// Copies `len` i16 samples out while `_owner` keeps the buffer alive.
+    fn copy_i16(&self, _owner: &crate::handle::FfiHandle) -> Vec<i16> {
         if self.ptr == 0 || self.len == 0 || !self.ptr.is_multiple_of(2) {
             return Vec::new();
         }
-        // SAFETY: as in `copy`; the SDK's audio buffers are aligned i16 arrays of `len` samples.
+        // SAFETY: as in `copy`; `new`'s contract makes it `len` aligned i16 samples.
         unsafe { std::slice::from_raw_parts(self.ptr as *const i16, self.len) }.to_vec()
     }
+}
+
+/// The samples of a received audio frame, as the SDK described it in its event, copied out
+/// while `owner` (the frame's handle, from the same event) lives.
+pub(crate) fn audio_samples(
+    info: &proto::AudioFrameBufferInfo,
+    owner: &crate::handle::FfiHandle,
+) -> Vec<i16> {
+    let len = (info.samples_per_channel * info.num_channels) as usize;
+    // SAFETY: the SDK's frame event gives the interleaved i16 buffer it owns under `owner`:
+    // `data_ptr` with samples per channel × channels samples.
+    unsafe { NativeBytes::new(info.data_ptr, len) }.copy_i16(owner)
+}
+
+/// One plane of a decoded video frame, as the SDK described it in its event, copied out
+/// while `owner` (the frame's handle, from the same event) lives.
+pub(crate) fn video_plane(
+    component: &proto::video_buffer_info::ComponentInfo,
+    owner: &crate::handle::FfiHandle,
+) -> Vec<u8> {
+    // SAFETY: the SDK's frame event gives each plane of the buffer it owns under `owner` as
+    // `data_ptr` and `size` bytes.
+    unsafe { NativeBytes::new(component.data_ptr, component.size as usize) }.copy(owner)
 }
 
 /// Runs on the SDK's threads. It only decodes and hands off; it never blocks and never calls

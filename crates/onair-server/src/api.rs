@@ -21,7 +21,6 @@ use crate::db::{self, StreamRecord};
 use crate::error::{ErrorBody, ErrorKind};
 use crate::extract::{Authenticated, PathStreamer};
 use crate::live::{ViewerCount, DELETION_WAIT};
-use crate::webhook::{self, Action};
 use crate::{publisher_identity, room_name, ApiError, AppState};
 pub use onair_core::wire::{EndResponse, Health, Me};
 
@@ -97,8 +96,8 @@ pub async fn stream_status(
     State(state): State<AppState>,
     PathStreamer(streamer): PathStreamer,
 ) -> Result<Json<StreamStatus>, ApiError> {
-    let count = state.hub.room(&streamer.username).count();
-    let on_air = match count.stream_id.filter(|_| count.live) {
+    let on_air_id = state.hub.on_air(&streamer.username).await;
+    let on_air = match on_air_id {
         Some(id) => db::stream(&state.db, id).await?,
         None => None,
     };
@@ -107,7 +106,7 @@ pub async fn stream_status(
         None => db::history(&state.db, streamer.id, 1).await?.pop(),
     };
     Ok(Json(StreamStatus {
-        live: count.live,
+        live: on_air_id.is_some(),
         username: streamer.username,
         stream: stream.map(Into::into),
     }))
@@ -239,7 +238,7 @@ pub async fn viewer_token(
             ))
         })?
     };
-    if !state.hub.is_live(&streamer.username).await {
+    if state.hub.on_air(&streamer.username).await.is_none() {
         return Err(ApiError::Conflict(
             ErrorKind::Offline,
             format!("{} is not live right now", streamer.username),
@@ -248,7 +247,7 @@ pub async fn viewer_token(
     let mut suffix = [0u8; 8];
     rand::rng().fill_bytes(&mut suffix);
     let identity = format!("viewer-{}", hex::encode(suffix));
-    let ttl = crate::ppv::admit(
+    let ttl = crate::admission::admit(
         &state,
         &streamer.username,
         request.ticket.as_deref(),
@@ -440,23 +439,6 @@ pub async fn livekit_webhook(
             }
         })?;
     tracing::debug!(event = event.event, id = event.id, "webhook");
-    let hub = &state.hub;
-    match webhook::classify(&event, publisher_identity) {
-        Action::PublisherJoined { room, sid } => hub.go_live(&room, &sid).await?,
-        Action::PublisherLeft { room, sid, reason } => {
-            if hub.publisher_left(&room, &sid, &reason).await?.is_some() {
-                hub.delete_room(&room).await;
-            }
-        }
-        Action::RoomFinished { room, room_sid } => {
-            hub.room_finished(&room, &room_sid).await?;
-        }
-        Action::Participant { room, event } => {
-            hub.apply(&room, &event).await?;
-            crate::ppv::on_participant(&state, &room, &event).await;
-        }
-        Action::PublisherTracks { room, delta } => hub.publisher_tracks(&room, delta).await,
-        Action::Ignore => {}
-    }
+    crate::events::dispatch(&state, &event).await?;
     Ok(Json(Health { ok: true }))
 }

@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use onair_core::FieldError;
 
+use crate::admission::AdmissionError;
+use crate::live::HubError;
+
 pub use onair_core::wire::{ErrorBody, ErrorDetail, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +40,42 @@ pub enum ApiError {
     Payment(#[from] crate::payments::PaymentError),
     #[error("too many requests from this address; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    #[error("LiveKit's server API failed; try again in a moment")]
+    LiveKit(#[source] livekit_api::services::ServiceError),
     #[error("internal error; the server log has the details")]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        match err {
+            HubError::Store(err) => err.into(),
+            HubError::LiveKit(err) => Self::LiveKit(err),
+        }
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(err: AdmissionError) -> Self {
+        match err {
+            AdmissionError::Offline(_) => Self::Conflict(ErrorKind::Offline, err.to_string()),
+            AdmissionError::NeedsTicket {
+                kind,
+                message,
+                price_cents,
+                currency,
+            } => Self::PaymentRequired {
+                kind,
+                message,
+                price_cents,
+                currency,
+            },
+            AdmissionError::InUse(message) => {
+                Self::Conflict(ErrorKind::TicketInUse, message.into())
+            }
+            AdmissionError::Store(err) => err.into(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -64,6 +101,7 @@ impl ApiError {
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::Payment(_) => ErrorKind::PaymentProvider,
+            Self::LiveKit(_) => ErrorKind::Livekit,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -77,7 +115,7 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Payment(_) => StatusCode::BAD_GATEWAY,
+            Self::Payment(_) | Self::LiveKit(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +126,7 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
             Self::Payment(err) => tracing::warn!(error = %err, "payment provider failed"),
+            Self::LiveKit(err) => tracing::warn!(error = %err, "LiveKit's server API failed"),
             _ => {}
         }
         let (message, field) = match &self {

@@ -2,9 +2,11 @@
 //! runs it with its background work (reconciliation against LiveKit, limiter upkeep); the
 //! `onair-server` binary parses [`Config`] and calls [`serve`].
 
+pub mod admission;
 pub mod api;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod keys;
 pub mod live;

@@ -7,20 +7,33 @@
 //! interleave for one room; the count is pushed before the database write so subscribers
 //! see a change as soon as it is known.
 
-use std::collections::{HashMap, HashSet};
+mod reconcile;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use livekit_api::services::room::RoomClient;
-use livekit_protocol as proto;
+use livekit_api::services::ServiceError;
 use onair_core::viewers::{Outcome, ParticipantEvent, ViewerTally};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::db::{self, Figures, StreamRecord};
-use crate::{publisher_identity, webhook};
+use crate::publisher_identity;
 
 pub use onair_core::viewers::ViewerCount;
+pub use reconcile::CREATOR_GRACE_MS;
+
+/// Why the hub could not do what it was asked: its database, or LiveKit's server API (which
+/// the API answers as a bad gateway, not as its own failure).
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("the database failed: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("LiveKit's server API failed: {0}")]
+    LiveKit(#[from] ServiceError),
+}
 
 struct Live {
     stream_id: i64,
@@ -74,25 +87,6 @@ pub struct Room {
 
 /// How long a room deletion may hold up its caller.
 const DELETE_ROOM_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
-/// How long a creator may be missing from their room (a lost connection, a LiveKit restart)
-/// before reconciliation ends the stream: the studio rejoins by itself within this.
-pub const CREATOR_GRACE_MS: i64 = 30_000;
-
-/// Whether a creator missing since `missing_since` (as reconciliation saw it) has been gone
-/// long enough to end their stream.
-pub fn creator_gone_for_good(missing_since: Option<i64>, now_ms: i64) -> bool {
-    missing_since.is_some_and(|since| now_ms - since >= CREATOR_GRACE_MS)
-}
-
-/// Since when the creator has been missing, given whether a listing made at `seen_at` showed
-/// them: the first listing without them starts the grace, any listing with them ends it.
-pub fn missing_since(present: bool, previous: Option<i64>, seen_at: i64) -> Option<i64> {
-    match (present, previous) {
-        (true, _) => None,
-        (false, since) => since.or(Some(seen_at)),
-    }
-}
-
 /// How long a publisher token waits for a deletion of its room still under way.
 pub const DELETION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -166,10 +160,9 @@ impl Hub {
     pub fn subscribers(&self) -> usize {
         self.rooms.lock().values().map(|r| r.subscribers()).sum()
     }
-
     /// Brings back what was on air when the server stopped (figures included); the first
     /// reconciliation then confirms or corrects it.
-    pub async fn restore(&self) -> anyhow::Result<usize> {
+    pub async fn restore(&self) -> Result<usize, HubError> {
         let rows = db::live_streams(&self.db).await?;
         let restored = rows.len();
         for row in rows {
@@ -195,7 +188,7 @@ impl Hub {
     }
 
     /// The creator's publisher session `sid` became active in `name`.
-    pub async fn go_live(self: &Arc<Self>, name: &str, sid: &str) -> anyhow::Result<()> {
+    pub async fn go_live(self: &Arc<Self>, name: &str, sid: &str) -> Result<(), HubError> {
         let Some(streamer) = db::streamer_by_username(&self.db, name).await? else {
             tracing::warn!(
                 room = name,
@@ -247,7 +240,7 @@ impl Hub {
     }
 
     /// A viewer-or-not participant event for `name`.
-    pub async fn apply(&self, name: &str, event: &ParticipantEvent) -> anyhow::Result<Outcome> {
+    pub async fn apply(&self, name: &str, event: &ParticipantEvent) -> Result<Outcome, HubError> {
         let room = self.room(name);
         let mut guard = room.live.lock().await;
         let Some(live) = guard.as_mut() else {
@@ -282,7 +275,7 @@ impl Hub {
         name: &str,
         sid: &str,
         reason: &str,
-    ) -> anyhow::Result<Option<StreamRecord>> {
+    ) -> Result<Option<StreamRecord>, HubError> {
         let room = self.room(name);
         if !sid.is_empty() {
             let mut left = room.left_publishers.lock();
@@ -313,7 +306,7 @@ impl Hub {
 
     /// The room instance `room_sid` closed: ends the stream if it was on air in that instance
     /// (a stream that already moved on to a new instance of the room goes on).
-    pub async fn room_finished(&self, name: &str, room_sid: &str) -> anyhow::Result<()> {
+    pub async fn room_finished(&self, name: &str, room_sid: &str) -> Result<(), HubError> {
         let listed = self.livekit.list_rooms(vec![name.to_owned()]).await;
         let newer_instance =
             matches!(&listed, Ok(rooms) if rooms.iter().any(|r| r.sid != room_sid));
@@ -331,7 +324,7 @@ impl Hub {
 
     /// Ends what is on air in `name` (idempotent): closes the record with its figures and
     /// tells subscribers. Returns the closed record, or `None` if nothing was on air.
-    pub async fn end(&self, name: &str, reason: &str) -> anyhow::Result<Option<StreamRecord>> {
+    pub async fn end(&self, name: &str, reason: &str) -> Result<Option<StreamRecord>, HubError> {
         let room = self.room(name);
         let mut guard = room.live.lock().await;
         let Some(mut live) = guard.take() else {
@@ -406,160 +399,26 @@ impl Hub {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Whether `name` is on air.
-    pub async fn is_live(&self, name: &str) -> bool {
-        self.room(name).live.lock().await.is_some()
+    /// The stream `name` has on air, if any: the one answer to "is this stream live?" (the
+    /// room's state, not the count last pushed to subscribers).
+    pub async fn on_air(&self, name: &str) -> Option<i64> {
+        self.room(name)
+            .live
+            .lock()
+            .await
+            .as_ref()
+            .map(|l| l.stream_id)
     }
 
     /// Whether LiveKit lists `identity` in room `name` right now.
-    pub async fn is_present(&self, name: &str, identity: &str) -> anyhow::Result<bool> {
+    pub async fn is_present(&self, name: &str, identity: &str) -> Result<bool, HubError> {
         let listed = self.livekit.list_participants(name).await?;
         Ok(listed.iter().any(|p| p.identity == identity))
     }
 
     /// Removes `identity` from room `name` (a viewer who got in without a valid ticket).
-    pub async fn remove_participant(&self, name: &str, identity: &str) -> anyhow::Result<()> {
+    pub async fn remove_participant(&self, name: &str, identity: &str) -> Result<(), HubError> {
         self.livekit.remove_participant(name, identity).await?;
         Ok(())
-    }
-
-    /// Checks one live room against `ListParticipants`: corrects the count, confirms it, and
-    /// ends the stream if the creator is no longer there.
-    pub async fn reconcile_room(&self, name: &str) -> anyhow::Result<()> {
-        let requested_at = now_ms();
-        let listed = self.livekit.list_participants(name).await?;
-        let publisher = publisher_identity(name);
-        let room = self.room(name);
-        let mut guard = room.live.lock().await;
-        let Some(live) = guard.as_mut() else {
-            return Ok(());
-        };
-        let present = listed.iter().any(|p| p.identity == publisher);
-        live.creator_missing_since =
-            missing_since(present, live.creator_missing_since, requested_at);
-        if live.started_at_ms < requested_at
-            && creator_gone_for_good(live.creator_missing_since, requested_at)
-        {
-            drop(guard);
-            self.end(name, "publisher_gone").await?;
-            self.delete_room(name).await;
-            return Ok(());
-        }
-        let snapshot: Vec<_> = listed.iter().map(webhook::from_proto).collect();
-        let now = now_ms();
-        let outcome = live.tally.reconcile(&snapshot, requested_at, now);
-        live.tracks = listed
-            .iter()
-            .find(|p| p.identity == publisher)
-            .map_or(live.tracks, |p| p.tracks.len() as i32);
-        if let Outcome::Changed(n) = outcome {
-            tracing::info!(
-                room = name,
-                viewers = n,
-                "reconciliation corrected the count"
-            );
-        }
-        live.version += 1;
-        room.push(live.count(Some(now)));
-        let (id, figures) = (live.stream_id, live.figures(now));
-        drop(guard);
-        db::save_figures(&self.db, id, &figures).await?;
-        Ok(())
-    }
-
-    /// A live room LiveKit no longer lists, as seen by a listing made at `requested_at`.
-    async fn room_missing(&self, name: &str, requested_at: i64) -> anyhow::Result<()> {
-        let room = self.room(name);
-        let mut guard = room.live.lock().await;
-        let Some(live) = guard.as_mut() else {
-            return Ok(());
-        };
-        live.creator_missing_since = missing_since(false, live.creator_missing_since, requested_at);
-        if creator_gone_for_good(live.creator_missing_since, requested_at) {
-            drop(guard);
-            self.end(name, "room_gone").await?;
-        }
-        Ok(())
-    }
-
-    /// One reconciliation pass over every room LiveKit has and every room we think is live.
-    pub async fn reconcile_all(self: &Arc<Self>) -> anyhow::Result<()> {
-        let requested_at = now_ms();
-        let rooms: HashSet<String> = self
-            .livekit
-            .list_rooms(vec![])
-            .await?
-            .into_iter()
-            .map(|r: proto::Room| r.name)
-            .collect();
-        let known: Vec<Arc<Room>> = self.rooms.lock().values().cloned().collect();
-        let mut live_names = HashSet::new();
-        for room in known {
-            let started = room.live.lock().await.as_ref().map(|l| l.started_at_ms);
-            let Some(started_at) = started else { continue };
-            live_names.insert(room.name.clone());
-            let result = if rooms.contains(&room.name) {
-                self.reconcile_room(&room.name).await
-            } else if started_at < requested_at {
-                // The room closed while its webhooks were lost, or LiveKit restarted and the
-                // studio has not rejoined yet: the same grace as a creator missing from it.
-                self.room_missing(&room.name, requested_at).await
-            } else {
-                Ok(())
-            };
-            if let Err(err) = result {
-                tracing::warn!(room = room.name, error = %err, "reconciling a room failed");
-            }
-        }
-        // A creator on air whose participant_joined we never saw.
-        for name in rooms.difference(&live_names) {
-            if onair_core::validate::username(name).is_err() {
-                continue;
-            }
-            let publisher = publisher_identity(name);
-            let listed = self.livekit.list_participants(name).await?;
-            let active = proto::participant_info::State::Active as i32;
-            if let Some(p) = listed
-                .iter()
-                .find(|p| p.identity == publisher && p.state == active)
-            {
-                tracing::info!(
-                    room = name,
-                    "found a creator on air that no webhook announced"
-                );
-                self.go_live(name, &p.sid).await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_grace_starts_at_the_first_listing_without_the_creator_and_ends_when_they_are_back() {
-        assert_eq!(missing_since(false, None, 5), Some(5));
-        assert_eq!(missing_since(false, Some(5), 9), Some(5));
-        assert_eq!(missing_since(true, Some(5), 9), None);
-        assert_eq!(missing_since(true, None, 9), None);
-    }
-
-    #[test]
-    fn a_creator_back_within_the_grace_keeps_the_stream() {
-        assert!(!creator_gone_for_good(None, 1_000_000));
-        assert!(!creator_gone_for_good(
-            Some(1_000_000),
-            1_000_000 + CREATOR_GRACE_MS - 1
-        ));
-    }
-
-    #[test]
-    fn a_creator_missing_for_the_whole_grace_ends_the_stream() {
-        assert!(creator_gone_for_good(
-            Some(1_000_000),
-            1_000_000 + CREATOR_GRACE_MS
-        ));
     }
 }

@@ -1,12 +1,11 @@
-//! Pay-per-view over HTTP: buying a ticket, its state, admitting a viewer with it, the
-//! payment provider's webhook, LiveKit's joins and leaves applied to tickets, refunds and
-//! earnings. The rules themselves are in [`crate::tickets`].
+//! Pay-per-view over HTTP: buying a ticket, its state, the payment provider's webhook,
+//! refunds and earnings. Admitting a viewer with a ticket, and joins and leaves applied to
+//! tickets, are in [`crate::admission`]; the rules themselves in [`crate::tickets`].
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use onair_core::viewers::{Change, ParticipantEvent};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,8 +15,8 @@ use crate::error::{ErrorBody, ErrorKind};
 use crate::extract::{Authenticated, PathStreamer, PathTicket};
 use crate::live::now_ms;
 use crate::payments::{Notice, PaymentError, Purchase};
-use crate::tickets::{Payment, Refusal};
-use crate::{room_name, ApiError, AppState};
+use crate::tickets::Payment;
+use crate::{ApiError, AppState};
 pub use onair_core::wire::Earnings;
 use onair_core::wire::Health;
 
@@ -77,24 +76,6 @@ async fn reread(state: &AppState, id: &str) -> Result<TicketRow, ApiError> {
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {id} vanished")))
 }
 
-/// The pay-per-view stream `username` has on air: its id and price. `None` for a free one.
-async fn paid_stream_on_air(
-    state: &AppState,
-    username: &str,
-) -> Result<Option<(i64, i64)>, ApiError> {
-    let count = state.hub.room(username).count();
-    let Some(stream_id) = count.stream_id.filter(|_| count.live) else {
-        return Err(ApiError::Conflict(
-            ErrorKind::Offline,
-            format!("{username} is not live right now"),
-        ));
-    };
-    let record = db::stream(&state.db, stream_id).await?;
-    Ok(record
-        .and_then(|r| r.ppv_price_cents)
-        .map(|price| (stream_id, price)))
-}
-
 /// Where checkout sends the buyer back: the viewer page, carrying the ticket.
 fn page_url(state: &AppState, headers: &HeaderMap, username: &str) -> String {
     let base = state.config.public_url.clone().unwrap_or_else(|| {
@@ -127,7 +108,8 @@ pub async fn buy_ticket(
     headers: HeaderMap,
     PathStreamer(streamer): PathStreamer,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
-    let Some((stream_id, price_cents)) = paid_stream_on_air(&state, &streamer.username).await?
+    let Some((stream_id, price_cents)) =
+        crate::admission::paid_stream_on_air(&state, &streamer.username).await?
     else {
         return Err(ApiError::Conflict(
             ErrorKind::Free,
@@ -189,174 +171,6 @@ pub async fn buy_ticket(
 )]
 pub async fn ticket(PathTicket(row): PathTicket) -> Json<TicketView> {
     Json(TicketView::of(&row))
-}
-
-/// For a viewer token: whether `username`'s stream needs a ticket, and if so binds `ticket`
-/// to `identity` and reserves it. Answers how long the token may live (a pay-per-view token
-/// dies with its reservation, so a late join cannot ride on a ticket someone else now
-/// holds); `None` for a free stream.
-pub async fn admit(
-    state: &AppState,
-    username: &str,
-    ticket: Option<&str>,
-    identity: &str,
-) -> Result<Option<std::time::Duration>, ApiError> {
-    let Some((stream_id, price_cents)) = paid_stream_on_air(state, username).await? else {
-        return Ok(None);
-    };
-    let required = |kind: ErrorKind, message: String| ApiError::PaymentRequired {
-        kind,
-        message,
-        price_cents,
-        currency: state.config.currency.clone(),
-    };
-    let price = format_price(price_cents, &state.config.currency);
-    let Some(ticket_id) = ticket.filter(|t| crate::tickets::valid_ticket_id(t)) else {
-        return Err(required(
-            ErrorKind::PaymentRequired,
-            format!("{username}'s stream is pay-per-view: a ticket costs {price}"),
-        ));
-    };
-    let reservation = state.config.ticket_reservation_ms();
-    // A compare-and-swap loop: two requests racing for one ticket cannot both get it.
-    for _ in 0..5 {
-        let Some(row) = db::ticket(&state.db, ticket_id).await? else {
-            return Err(required(
-                ErrorKind::PaymentRequired,
-                format!(
-                    "this ticket is unknown here; a ticket for {username}'s stream costs {price}"
-                ),
-            ));
-        };
-        let mut rules = row.rules();
-        let now = now_ms();
-        let mut outcome = rules.admit(stream_id, identity, now, reservation);
-        if outcome == Err(Refusal::InUse) && holder_is_gone(state, username, &row).await {
-            // Its viewer left without LiveKit telling us (a lost webhook): free it.
-            rules.hold = None;
-            outcome = rules.admit(stream_id, identity, now, reservation);
-        }
-        match outcome {
-            Ok(()) => {
-                if db::save_ticket(&state.db, &row, &rules).await? {
-                    return Ok(Some(std::time::Duration::from_millis(reservation as u64)));
-                }
-            }
-            Err(Refusal::NotPaid) => {
-                return Err(required(
-                    ErrorKind::PaymentPending,
-                    "this ticket's payment is not confirmed yet; try again in a moment".into(),
-                ))
-            }
-            Err(Refusal::Refunded) => {
-                return Err(required(
-                    ErrorKind::TicketRefunded,
-                    format!("this ticket was refunded; a new one costs {price}"),
-                ))
-            }
-            Err(Refusal::OtherStream) => {
-                return Err(required(
-                    ErrorKind::PaymentRequired,
-                    format!(
-                        "this ticket is for another stream; a ticket for this one costs {price}"
-                    ),
-                ))
-            }
-            Err(Refusal::InUse) => return Err(ApiError::Conflict(
-                ErrorKind::TicketInUse,
-                "this ticket is being used to watch somewhere else; close the other player first"
-                    .into(),
-            )),
-        }
-    }
-    Err(ApiError::Conflict(
-        ErrorKind::TicketInUse,
-        "this ticket is being used from several places at once; try again".into(),
-    ))
-}
-
-/// A ticket held by a viewer LiveKit no longer lists (asked only when the ticket looks taken).
-async fn holder_is_gone(state: &AppState, username: &str, row: &TicketRow) -> bool {
-    let Some(identity) = row.hold_identity.as_deref().filter(|_| row.hold_joined) else {
-        return false;
-    };
-    match state.hub.is_present(&room_name(username), identity).await {
-        Ok(present) => !present,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot ask LiveKit whether a ticket's viewer is still there");
-            false
-        }
-    }
-}
-
-fn format_price(cents: i64, currency: &str) -> String {
-    format!(
-        "{}.{:02} {}",
-        cents / 100,
-        cents % 100,
-        currency.to_uppercase()
-    )
-}
-
-/// LiveKit says a participant joined or left `room`: a ticket bound to it is consumed (a
-/// confirmed join while the streamer is live) or let go. A join with a token whose
-/// reservation went to someone else is thrown out of the room.
-pub async fn on_participant(state: &AppState, room: &str, event: &ParticipantEvent) {
-    let result = async {
-        let (identity, joined) = match &event.change {
-            Change::Joined(p) => (&p.identity, true),
-            Change::Left(p) => (&p.identity, false),
-        };
-        for _ in 0..5 {
-            let Some(row) = db::ticket_held_by(&state.db, identity).await? else {
-                if joined {
-                    refuse_unticketed(state, room, identity).await;
-                }
-                return anyhow::Ok(());
-            };
-            let mut rules = row.rules();
-            if joined {
-                let count = state.hub.room(room).count();
-                let live = count.live && count.stream_id == Some(row.stream_id);
-                let outcome = rules.joined(identity, live, now_ms());
-                if !db::save_ticket(&state.db, &row, &rules).await? {
-                    continue;
-                }
-                tracing::info!(ticket = %&row.id[..7], ?outcome, "viewer with a ticket joined");
-            } else {
-                rules.released(identity);
-                if !db::save_ticket(&state.db, &row, &rules).await? {
-                    continue;
-                }
-                tracing::info!(ticket = %&row.id[..7], "viewer with a ticket left; the ticket is free");
-            }
-            return Ok(());
-        }
-        anyhow::bail!("the ticket kept changing under the webhook")
-    }
-    .await;
-    if let Err(err) = result {
-        tracing::warn!(error = %err, room, "applying a join or leave to tickets failed");
-    }
-}
-
-/// A viewer in a pay-per-view room whose identity holds no ticket (its reservation lapsed
-/// and went to someone else before it joined): removed.
-async fn refuse_unticketed(state: &AppState, room: &str, identity: &str) {
-    if !identity.starts_with("viewer-") {
-        return;
-    }
-    let paid = matches!(paid_stream_on_air(state, room).await, Ok(Some(_)));
-    if paid {
-        tracing::warn!(
-            room,
-            identity,
-            "a viewer joined a pay-per-view stream without a ticket; removing it"
-        );
-        if let Err(err) = state.hub.remove_participant(room, identity).await {
-            tracing::warn!(error = %err, "could not remove the viewer");
-        }
-    }
 }
 
 /// The payment provider's webhook (Stripe: `checkout.session.completed`), verified by its
@@ -523,12 +337,5 @@ mod tests {
         assert!(!crate::tickets::valid_ticket_id("tk_xyz"));
         assert!(!crate::tickets::valid_ticket_id(&id.replace("tk_", "tx_")));
         assert_ne!(new_ticket_id(), id);
-    }
-
-    #[test]
-    fn prices_read_as_money() {
-        assert_eq!(format_price(499, "usd"), "4.99 USD");
-        assert_eq!(format_price(100_000 - 1, "eur"), "999.99 EUR");
-        assert_eq!(format_price(5, "usd"), "0.05 USD");
     }
 }

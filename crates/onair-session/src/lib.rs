@@ -4,12 +4,14 @@
 //! backend is reached through `onair-client`.
 
 pub mod error;
+mod journal;
 pub mod link;
 pub mod media;
 pub mod preview;
 pub mod pump;
 pub mod reconnect;
 pub mod session;
+mod settings;
 pub mod state;
 mod teardown;
 

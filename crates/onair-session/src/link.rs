@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use onair_livekit::{
     LocalAudioTrack, LocalParticipant, LocalTrack, LocalTrackPublication, LocalVideoTrack,
     NativeAudioSource, NativeVideoSource, Room, RoomEvent, RoomOptions, TrackPublishOptions,
@@ -145,4 +147,50 @@ async fn publish_one(
     options: TrackPublishOptions,
 ) -> Result<LocalTrackPublication, SessionError> {
     Ok(local.publish_track(track, options).await?)
+}
+
+/// After a reconnect, how long each intended track gets to show packets leaving.
+const TRACK_CHECK: Duration = Duration::from_secs(5);
+
+/// Which of the intended tracks show no packets leaving within [`TRACK_CHECK`] (video,
+/// audio): those are to be published again. Both false when `cancel` fires.
+pub async fn stale(
+    video: &LocalVideoTrack,
+    audio: Option<&LocalAudioTrack>,
+    cancel: &CancellationToken,
+) -> (bool, bool) {
+    let audio_sending = async {
+        match audio {
+            Some(audio) => sending(cancel, || audio.get_stats()).await,
+            None => true,
+        }
+    };
+    let (video_sending, audio_sending) =
+        tokio::join!(sending(cancel, || video.get_stats()), audio_sending);
+    if cancel.is_cancelled() {
+        return (false, false);
+    }
+    (!video_sending, !audio_sending)
+}
+
+/// Whether the track's packets are leaving: bytes sent grow within [`TRACK_CHECK`].
+async fn sending<F, Fut>(cancel: &CancellationToken, stats: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<onair_livekit::TrackStats, onair_livekit::RoomError>>,
+{
+    let first = stats().await.map(|s| s.bytes_sent()).unwrap_or(0);
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let check = async {
+        loop {
+            tick.tick().await;
+            if stats().await.is_ok_and(|s| s.bytes_sent() > first) {
+                return true;
+            }
+        }
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        sent = tokio::time::timeout(TRACK_CHECK, check) => sent.unwrap_or(false),
+    }
 }

@@ -54,8 +54,18 @@ impl Default for AudioInput {
 /// A device read for how long before checking whether to stop.
 const READ_SLICE: Duration = Duration::from_millis(20);
 
+/// The picture asked for: the input and the size and rate it runs at.
+#[derive(Debug, Clone, PartialEq)]
+struct Picture {
+    input: VideoInput,
+    width: u32,
+    height: u32,
+    fps: f64,
+}
+
 /// The running sources and their readers: the engine's video source (and audio source,
-/// unless audio is off), fed until [`Sources::stop`] or drop.
+/// unless audio is off), fed until [`Sources::stop`] or drop. The picture and the sound run
+/// apart, so one can be kept while the other changes ([`Sources::reuse`]).
 pub struct Sources {
     pub video: NativeVideoSource,
     pub audio: Option<NativeAudioSource>,
@@ -64,16 +74,31 @@ pub struct Sources {
     pub audio_label: Option<String>,
     /// Video frames handed to the engine so far.
     pub frames: Arc<AtomicU32>,
-    readers: Readers,
+    picture: (Picture, Readers),
+    sound: (AudioInput, Readers),
 }
 
-/// The tasks and threads that feed the sources, and how many devices they hold open.
+/// The tasks and threads that feed one source, and how many devices they hold open. Dropped,
+/// they stop: the readers see it and close their devices on their own threads.
 #[derive(Default)]
 struct Readers {
     tasks: TaskTracker,
     cancel: CancellationToken,
     /// Devices open right now (decremented once a device is closed).
     devices_open: Arc<AtomicUsize>,
+}
+
+/// A picture device opened, not yet read.
+enum OpenPicture {
+    Camera(Camera),
+    Pattern,
+}
+
+/// A sound device opened (or made), not yet read.
+enum OpenSound {
+    Off,
+    Tone(Tone, f64),
+    Mic(Microphone, Option<AudioProcessor>),
 }
 
 impl Sources {
@@ -87,153 +112,244 @@ impl Sources {
         fps: f64,
         preview: Option<PreviewTap>,
     ) -> Result<Self, SessionError> {
-        let camera = match video {
-            VideoInput::TestPattern => None,
-            VideoInput::Camera(device) => {
-                let config = CameraConfig {
-                    device: device.clone(),
-                    width,
-                    height,
-                    fps: fps.round().max(1.0) as u32,
-                };
-                Some(blocking(move || Camera::open(config)).await?)
-            }
+        let picture = Picture {
+            input: video.clone(),
+            width,
+            height,
+            fps,
         };
-        // Audio as planned, the microphone (if any) already open.
-        enum Audio {
-            Tone(Tone, f64),
-            Mic(Microphone, Option<AudioProcessor>),
-        }
-        let audio = match audio {
-            AudioInput::Off => None,
-            AudioInput::Tone { hz } => Some(Audio::Tone(Tone::new(*hz, 48_000, 1, -12.0)?, *hz)),
-            AudioInput::Microphone { device, processing } => {
-                let config = MicConfig {
-                    device: device.clone(),
-                    channels: 1,
-                };
-                let mic = blocking(move || Microphone::open(config)).await?;
-                let processor = if processing.any() {
-                    Some(AudioProcessor::new(*processing)?)
-                } else {
-                    None
-                };
-                Some(Audio::Mic(mic, processor))
-            }
-        };
+        // Both devices open before either is read: a failure closes them at once, here.
+        let opened_picture = open_picture(&picture).await?;
+        let opened_sound = open_sound(audio).await?;
+        let (video, video_label, frames, picture_readers) =
+            run_picture(opened_picture, &picture, preview.clone())?;
+        let (audio_source, audio_label, sound_readers) = run_sound(opened_sound, preview)?;
+        Ok(Self {
+            video,
+            audio: audio_source,
+            video_label,
+            audio_label,
+            frames,
+            picture: (picture, picture_readers),
+            sound: (audio.clone(), sound_readers),
+        })
+    }
 
-        let readers = Readers::default();
-        let (tasks, cancel) = (&readers.tasks, &readers.cancel);
-        let meter = preview.clone();
-        let frames = Arc::new(AtomicU32::new(0));
-        let (video_source, video_label) = match camera {
-            Some(camera) => {
-                let info = camera.info();
-                let source = NativeVideoSource::new(info.width, info.height)?;
-                let label = format!("camera {:?} {}x{}", info.name, info.width, info.height);
-                let (source_for, frames) = (source.clone(), frames.clone());
-                readers.spawn_reader(
-                    "camera",
-                    camera,
-                    |camera| camera.next_frame_timeout(READ_SLICE),
-                    move |captured| {
-                        if let Some(preview) = &preview {
-                            preview.offer(&captured.frame);
-                        }
-                        let sent = source_for.capture_frame(
-                            &captured.frame,
-                            captured.capture_time_us,
-                            captured.frame_id,
-                        );
-                        match sent {
-                            Ok(()) => {
-                                frames.fetch_add(1, Ordering::Relaxed);
-                                true
-                            }
-                            Err(err) => {
-                                tracing::warn!(%err, "video frame not accepted");
-                                false
-                            }
-                        }
-                    },
-                    |camera| tracing::debug!(report = ?camera.stop(), "camera closed"),
-                );
-                (source, label)
-            }
-            None => {
-                let pattern = TestPattern::new(width, height, fps)?;
-                let source = NativeVideoSource::new(width, height)?;
-                pump::spawn_pattern(
-                    tasks,
-                    cancel.clone(),
-                    pattern,
-                    source.clone(),
-                    frames.clone(),
-                    preview,
-                );
-                (source, format!("test pattern {width}x{height}"))
-            }
+    /// Sources for what is asked now, keeping each part of these that already is what is
+    /// asked (its device stays open: the studio's preview becomes the stream without closing
+    /// the microphone) and starting the rest anew. A part not kept is stopped first, so its
+    /// device is free for the other to open.
+    pub async fn reuse(
+        self,
+        video: &VideoInput,
+        audio: &AudioInput,
+        width: u32,
+        height: u32,
+        fps: f64,
+        preview: Option<PreviewTap>,
+    ) -> Result<Self, SessionError> {
+        let picture = Picture {
+            input: video.clone(),
+            width,
+            height,
+            fps,
         };
-        let (audio_source, audio_label) = match audio {
-            None => (None, None),
-            Some(Audio::Mic(mic, processor)) => {
-                let info = mic.info();
-                let source = pump::audio_source(&info)?;
-                readers.spawn_mic(mic, processor, source.clone(), meter);
-                (Some(source), Some(format!("microphone {:?}", info.name)))
-            }
-            Some(Audio::Tone(tone, hz)) => {
-                let source = pump::audio_source(&tone.info())?;
-                pump::spawn_tone(tasks, cancel.clone(), tone, source.clone(), meter);
-                (Some(source), Some(format!("{hz} Hz tone")))
-            }
+        let keep_picture = self.picture.0 == picture;
+        let keep_sound = self.sound.0 == *audio;
+        let Sources {
+            video: video_source,
+            audio: audio_source,
+            video_label,
+            audio_label,
+            frames,
+            picture: (_, picture_readers),
+            sound: (_, sound_readers),
+        } = self;
+        if !keep_picture {
+            let _ = picture_readers.stop(STOP_LIMIT).await;
+        }
+        if !keep_sound {
+            let _ = sound_readers.stop(STOP_LIMIT).await;
+        }
+        let opened_picture = if keep_picture {
+            None
+        } else {
+            Some(open_picture(&picture).await?)
         };
+        let opened_sound = if keep_sound {
+            None
+        } else {
+            Some(open_sound(audio).await?)
+        };
+        let (video_source, video_label, frames, picture_readers) = match opened_picture {
+            None => (video_source, video_label, frames, picture_readers),
+            Some(opened) => run_picture(opened, &picture, preview.clone())?,
+        };
+        let (audio_source, audio_label, sound_readers) = match opened_sound {
+            None => (audio_source, audio_label, sound_readers),
+            Some(opened) => run_sound(opened, preview)?,
+        };
+        tracing::info!(keep_picture, keep_sound, "sources handed over");
         Ok(Self {
             video: video_source,
             audio: audio_source,
             video_label,
             audio_label,
             frames,
-            readers,
+            picture: (picture, picture_readers),
+            sound: (audio.clone(), sound_readers),
         })
     }
 
     /// Stops every reader and pump and waits (at most `limit`) until the devices are closed.
     pub async fn stop(&self, limit: Duration) -> Result<String, String> {
-        let Readers {
-            tasks,
-            cancel,
-            devices_open,
-        } = &self.readers;
-        let opened = devices_open.load(Ordering::SeqCst);
+        let opened = self.devices_open();
         let started = Instant::now();
-        cancel.cancel();
-        tasks.close();
-        match tokio::time::timeout(limit, tasks.wait()).await {
-            Ok(()) => Ok(format!(
+        let (picture, sound) = tokio::join!(self.picture.1.stop(limit), self.sound.1.stop(limit));
+        match (picture, sound) {
+            (true, true) => Ok(format!(
                 "{opened} device(s) closed, sources stopped in {:.1} ms",
                 started.elapsed().as_secs_f64() * 1e3
             )),
-            Err(_) => Err(format!(
+            _ => Err(format!(
                 "{} device(s) still open after {limit:?}",
-                devices_open.load(Ordering::SeqCst)
+                self.devices_open()
             )),
         }
     }
 
     /// Devices open right now.
     pub fn devices_open(&self) -> usize {
-        self.readers.devices_open.load(Ordering::SeqCst)
+        self.picture.1.devices_open.load(Ordering::SeqCst)
+            + self.sound.1.devices_open.load(Ordering::SeqCst)
     }
 }
 
-impl Drop for Sources {
-    fn drop(&mut self) {
-        // Dropped without stop (the session dropped): the readers see this and close their
-        // devices on their own threads.
-        self.readers.cancel.cancel();
-        self.readers.tasks.close();
-    }
+/// How long a part that is not kept may take to stop.
+const STOP_LIMIT: Duration = Duration::from_secs(2);
+
+async fn open_picture(picture: &Picture) -> Result<OpenPicture, SessionError> {
+    Ok(match &picture.input {
+        VideoInput::TestPattern => OpenPicture::Pattern,
+        VideoInput::Camera(device) => {
+            let config = CameraConfig {
+                device: device.clone(),
+                width: picture.width,
+                height: picture.height,
+                fps: picture.fps.round().max(1.0) as u32,
+            };
+            OpenPicture::Camera(blocking(move || Camera::open(config)).await?)
+        }
+    })
+}
+
+async fn open_sound(audio: &AudioInput) -> Result<OpenSound, SessionError> {
+    Ok(match audio {
+        AudioInput::Off => OpenSound::Off,
+        AudioInput::Tone { hz } => OpenSound::Tone(Tone::new(*hz, 48_000, 1, -12.0)?, *hz),
+        AudioInput::Microphone { device, processing } => {
+            let config = MicConfig {
+                device: device.clone(),
+                channels: 1,
+            };
+            let mic = blocking(move || Microphone::open(config)).await?;
+            let processor = if processing.any() {
+                Some(AudioProcessor::new(*processing)?)
+            } else {
+                None
+            };
+            OpenSound::Mic(mic, processor)
+        }
+    })
+}
+
+/// Starts reading the opened picture into a new video source (and the preview).
+fn run_picture(
+    opened: OpenPicture,
+    picture: &Picture,
+    preview: Option<PreviewTap>,
+) -> Result<(NativeVideoSource, String, Arc<AtomicU32>, Readers), SessionError> {
+    let readers = Readers::default();
+    let frames = Arc::new(AtomicU32::new(0));
+    let (source, label) = match opened {
+        OpenPicture::Camera(camera) => {
+            let info = camera.info();
+            let source = NativeVideoSource::new(info.width, info.height)?;
+            let label = format!("camera {:?} {}x{}", info.name, info.width, info.height);
+            let (source_for, frames) = (source.clone(), frames.clone());
+            readers.spawn_reader(
+                "camera",
+                camera,
+                |camera| camera.next_frame_timeout(READ_SLICE),
+                move |captured| {
+                    if let Some(preview) = &preview {
+                        preview.offer(&captured.frame);
+                    }
+                    let sent = source_for.capture_frame(
+                        &captured.frame,
+                        captured.capture_time_us,
+                        captured.frame_id,
+                    );
+                    match sent {
+                        Ok(()) => {
+                            frames.fetch_add(1, Ordering::Relaxed);
+                            true
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "video frame not accepted");
+                            false
+                        }
+                    }
+                },
+                |camera| tracing::debug!(report = ?camera.stop(), "camera closed"),
+            );
+            (source, label)
+        }
+        OpenPicture::Pattern => {
+            let (width, height) = (picture.width, picture.height);
+            let pattern = TestPattern::new(width, height, picture.fps)?;
+            let source = NativeVideoSource::new(width, height)?;
+            pump::spawn_pattern(
+                &readers.tasks,
+                readers.cancel.clone(),
+                pattern,
+                source.clone(),
+                frames.clone(),
+                preview,
+            );
+            (source, format!("test pattern {width}x{height}"))
+        }
+    };
+    Ok((source, label, frames, readers))
+}
+
+/// Starts reading the opened sound into a new audio source (and the preview's meter).
+fn run_sound(
+    opened: OpenSound,
+    meter: Option<PreviewTap>,
+) -> Result<(Option<NativeAudioSource>, Option<String>, Readers), SessionError> {
+    let readers = Readers::default();
+    let (source, label) = match opened {
+        OpenSound::Off => (None, None),
+        OpenSound::Mic(mic, processor) => {
+            let info = mic.info();
+            let source = pump::audio_source(&info)?;
+            readers.spawn_mic(mic, processor, source.clone(), meter);
+            (Some(source), Some(format!("microphone {:?}", info.name)))
+        }
+        OpenSound::Tone(tone, hz) => {
+            let source = pump::audio_source(&tone.info())?;
+            pump::spawn_tone(
+                &readers.tasks,
+                readers.cancel.clone(),
+                tone,
+                source.clone(),
+                meter,
+            );
+            (Some(source), Some(format!("{hz} Hz tone")))
+        }
+    };
+    Ok((source, label, readers))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -245,7 +361,22 @@ async fn blocking<T: Send + 'static>(
         .map_err(SessionError::from)
 }
 
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.tasks.close();
+    }
+}
+
 impl Readers {
+    /// Stops the readers and pumps and waits (at most `limit`) until their devices are
+    /// closed; false if they were not by then.
+    async fn stop(&self, limit: Duration) -> bool {
+        self.cancel.cancel();
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
+    }
+
     /// Reads `device` on a thread of its own until the session stops or the device fails,
     /// handing each frame to `deliver` (false stops reading), then closes it with `close` and
     /// counts it closed. Devices deliver at their own pace; this thread is theirs alone.

@@ -1,4 +1,7 @@
-//! When and how often the session rejoins by itself after the SDK gives up. Pure.
+//! When and how often the session rejoins by itself after the SDK gives up (pure), and the
+//! supervisor that does it ([`supervisor`]).
+
+pub(crate) mod supervisor;
 
 use std::time::Duration;
 

@@ -8,81 +8,25 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use onair_core::clock::unix_micros;
-use onair_livekit::{
-    NativeAudioSource, NativeVideoSource, Room, RoomEvent, TrackPublishOptions, VideoCodec,
-};
+use onair_livekit::{NativeAudioSource, NativeVideoSource, Room, RoomEvent, TrackPublishOptions};
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use crate::error::SessionError;
+use crate::journal::Journal;
+pub use crate::journal::{Notice, TimelineStep};
 use crate::link::{self, Link, PublishOptions};
-use crate::media::{AudioInput, Sources, VideoInput};
-use crate::reconnect::{should_rejoin, ReconnectPolicy};
+use crate::media::Sources;
+use crate::reconnect::supervisor::{supervise, Supervised};
+use crate::reconnect::ReconnectPolicy;
+pub use crate::settings::SessionSettings;
 use crate::state::{next, SessionState, StateEvent, Trigger};
 use crate::teardown::{self, Running};
 pub use crate::teardown::{TeardownReport, TeardownStep};
 use onair_client::backend::{BackendClient, BackendError, PublisherToken, TokenRequest};
 use onair_client::viewers::{ViewerCountSubscription, ViewerCountView};
-
-/// What to go live with.
-#[derive(Debug, Clone)]
-pub struct SessionSettings {
-    pub title: String,
-    /// Pay-per-view price as the creator typed it ("4.99"); `None` for free.
-    pub ppv_price: Option<String>,
-    pub video: VideoInput,
-    pub audio: AudioInput,
-    /// Asked of the camera (the closest mode it offers is used), or the test pattern's size.
-    pub width: u32,
-    pub height: u32,
-    pub fps: f64,
-    pub codec: VideoCodec,
-    pub simulcast: bool,
-    /// Top-layer bitrate in bit/s; the SDK's choice when `None`.
-    pub max_bitrate: Option<u64>,
-    pub reconnect: ReconnectPolicy,
-    /// Where a small copy of the picture goes for the studio's preview.
-    pub preview: Option<crate::PreviewTap>,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        Self {
-            title: "Live on OnAir".into(),
-            ppv_price: None,
-            video: VideoInput::TestPattern,
-            audio: AudioInput::default(),
-            width: 1280,
-            height: 720,
-            fps: 30.0,
-            codec: VideoCodec::Vp8,
-            simulcast: false,
-            max_bitrate: None,
-            reconnect: ReconnectPolicy::default(),
-            preview: None,
-        }
-    }
-}
-
-/// One go-live step and how long it took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimelineStep {
-    pub step: &'static str,
-    pub duration: Duration,
-}
-
-/// Something the creator should know about while live (a reconnect, a republished track).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    /// 1, 2, 3… for this session: what a reader has shown already, even after older notices
-    /// were dropped.
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub at_ms: i64,
-    pub message: String,
-}
 
 struct Shared {
     generation: u64,
@@ -91,12 +35,11 @@ struct Shared {
     state: watch::Sender<StateEvent>,
     running: Mutex<Option<Running>>,
     report: Mutex<Option<TeardownReport>>,
-    timeline: std::sync::Mutex<Vec<TimelineStep>>,
+    journal: Journal,
     viewers: std::sync::Mutex<Option<watch::Receiver<ViewerCountView>>>,
     /// The last token: which stream to continue on a rejoin, and a fallback while the
     /// backend is unreachable.
     token: std::sync::Mutex<Option<PublisherToken>>,
-    notices: watch::Sender<Vec<Notice>>,
     reconnect_now: Arc<Notify>,
 }
 
@@ -116,11 +59,6 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// After a reconnect, how long each intended track gets to show packets leaving.
-const TRACK_CHECK: Duration = Duration::from_secs(5);
-/// How many notices are kept.
-const NOTICES: usize = 50;
-
 impl LiveSession {
     /// Validates, fetches a token, opens the devices, connects, publishes; returns once
     /// live. A failure on the way tears down what was started (through the same path as
@@ -128,6 +66,17 @@ impl LiveSession {
     pub async fn go_live(
         backend: BackendClient,
         settings: SessionSettings,
+    ) -> Result<Self, SessionError> {
+        Self::go_live_with(backend, settings, None).await
+    }
+
+    /// [`LiveSession::go_live`] taking over sources already running (the studio's preview):
+    /// what of them is already what `settings` ask for stays open and goes on air, the rest
+    /// is started anew (see [`Sources::reuse`]). A failure closes them with the rest.
+    pub async fn go_live_with(
+        backend: BackendClient,
+        settings: SessionSettings,
+        running: Option<Sources>,
     ) -> Result<Self, SessionError> {
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let session = Self {
@@ -142,15 +91,14 @@ impl LiveSession {
                 }),
                 running: Mutex::new(None),
                 report: Mutex::new(None),
-                timeline: std::sync::Mutex::new(Vec::new()),
+                journal: Journal::default(),
                 viewers: std::sync::Mutex::new(None),
                 token: std::sync::Mutex::new(None),
-                notices: watch::Sender::new(Vec::new()),
                 reconnect_now: Arc::new(Notify::new()),
             }),
         };
         session.fire(Trigger::GoLive);
-        match session.start().await {
+        match session.start(running).await {
             Ok(()) => {
                 session.fire(Trigger::Published);
                 Ok(session)
@@ -181,18 +129,7 @@ impl LiveSession {
     }
 
     fn notice(&self, message: String) {
-        tracing::info!(%message, "session notice");
-        self.shared.notices.send_modify(|notices| {
-            let seq = notices.last().map_or(1, |n| n.seq + 1);
-            if notices.len() == NOTICES {
-                notices.remove(0);
-            }
-            notices.push(Notice {
-                seq,
-                at_ms: now_ms(),
-                message,
-            });
-        });
+        self.shared.journal.notice(message);
     }
 
     fn step(&self, step: &'static str, started: Instant) {
@@ -200,10 +137,10 @@ impl LiveSession {
     }
 
     fn step_took(&self, step: &'static str, duration: Duration) {
-        lock(&self.shared.timeline).push(TimelineStep { step, duration });
+        self.shared.journal.step(step, duration);
     }
 
-    async fn start(&self) -> Result<(), SessionError> {
+    async fn start(&self, handed: Option<Sources>) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         onair_core::validate::title(&settings.title)?;
         if let Some(price) = &settings.ppv_price {
@@ -221,15 +158,16 @@ impl LiveSession {
         // Devices before the room: their errors are the ones a creator can act on, and
         // frames are ready the moment the track is published.
         let t = Instant::now();
-        let sources = Sources::start(
-            &settings.video,
-            &settings.audio,
-            settings.width,
-            settings.height,
-            settings.fps,
-            settings.preview.clone(),
-        )
-        .await?;
+        let (video, audio) = (&settings.video, &settings.audio);
+        let (width, height, fps) = (settings.width, settings.height, settings.fps);
+        let preview = settings.preview.clone();
+        let sources = match handed {
+            Some(open) => {
+                open.reuse(video, audio, width, height, fps, preview)
+                    .await?
+            }
+            None => Sources::start(video, audio, width, height, fps, preview).await?,
+        };
         self.step("capture", t);
         let supervisor_cancel = CancellationToken::new();
         let supervisor = TaskTracker::new();
@@ -248,8 +186,9 @@ impl LiveSession {
         self.install(link).await?;
 
         let weak: Weak<Shared> = Arc::downgrade(&self.shared);
+        let session = move || weak.upgrade().map(|shared| LiveSession { shared });
         supervisor.spawn(
-            supervise(weak, events, supervisor_cancel)
+            supervise(session, events, supervisor_cancel)
                 .instrument(tracing::debug_span!("onair-session-supervisor")),
         );
         let subscription = ViewerCountSubscription::start(&self.shared.backend, &token.username);
@@ -344,7 +283,7 @@ impl LiveSession {
 
     /// What happened while live, newest last (reconnects, republished tracks).
     pub fn notices(&self) -> watch::Receiver<Vec<Notice>> {
-        self.shared.notices.subscribe()
+        self.shared.journal.notices()
     }
 
     /// The viewer count while live.
@@ -354,7 +293,7 @@ impl LiveSession {
 
     /// How long each go-live step took.
     pub fn timeline(&self) -> Vec<TimelineStep> {
-        lock(&self.shared.timeline).clone()
+        self.shared.journal.timeline()
     }
 
     /// Devices (camera, microphone) open right now for this session.
@@ -430,17 +369,32 @@ impl LiveSession {
     fn backend_to_tell(&self) -> Option<BackendClient> {
         self.shared.backend_to_tell()
     }
+}
 
-    /// Ends from inside the session's own tasks: from a task of its own, since ending waits
-    /// for those tasks.
+impl Supervised for LiveSession {
+    fn fire(&self, trigger: Trigger) {
+        LiveSession::fire(self, trigger);
+    }
+
+    fn notice(&self, message: String) {
+        LiveSession::notice(self, message);
+    }
+
     fn end_detached(self, reason: String) {
         tokio::spawn(async move {
             self.end_with(&reason).await;
         });
     }
 
+    fn reconnect(&self) -> (ReconnectPolicy, Arc<Notify>) {
+        (
+            self.shared.settings.reconnect,
+            self.shared.reconnect_now.clone(),
+        )
+    }
+
     /// After the SDK got the connection back: every intended track must be sending again.
-    /// A track that shows no packets leaving within [`TRACK_CHECK`] is published anew.
+    /// A track that shows no packets leaving in time (`link::stale`) is published anew.
     async fn check_tracks(&self, cancel: &CancellationToken) -> Result<(), SessionError> {
         let Some((room, video, audio)) = self.shared.running.lock().await.as_ref().and_then(|r| {
             r.link
@@ -449,18 +403,10 @@ impl LiveSession {
         }) else {
             return Err(SessionError::Ended);
         };
-        let audio_sending = async {
-            match &audio {
-                Some(audio) => sending(cancel, || audio.get_stats()).await,
-                None => true,
-            }
-        };
-        let (video_sending, audio_sending) =
-            tokio::join!(sending(cancel, || video.get_stats()), audio_sending);
+        let (stale_video, stale_audio) = link::stale(&video, audio.as_ref(), cancel).await;
         if cancel.is_cancelled() {
             return Err(SessionError::Ended);
         }
-        let (stale_video, stale_audio) = (!video_sending, !audio_sending);
         if !stale_video && !stale_audio {
             return Ok(());
         }
@@ -506,6 +452,12 @@ impl LiveSession {
         Ok(())
     }
 
+    async fn leave_room(&self) {
+        if let Some(running) = self.shared.running.lock().await.as_mut() {
+            drop(running.link.take());
+        }
+    }
+
     /// One rejoin: a fresh token (continuing this stream), the room, every intended track.
     async fn rejoin_once(&self) -> Result<mpsc::UnboundedReceiver<RoomEvent>, SessionError> {
         let token = match self
@@ -539,154 +491,6 @@ impl LiveSession {
     }
 }
 
-/// Whether the track's packets are leaving: bytes sent grow within [`TRACK_CHECK`].
-async fn sending<F, Fut>(cancel: &CancellationToken, stats: F) -> bool
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<onair_livekit::TrackStats, onair_livekit::RoomError>>,
-{
-    let first = stats().await.map(|s| s.bytes_sent()).unwrap_or(0);
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let check = async {
-        loop {
-            tick.tick().await;
-            if stats().await.is_ok_and(|s| s.bytes_sent() > first) {
-                return true;
-            }
-        }
-    };
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        sent = tokio::time::timeout(TRACK_CHECK, check) => sent.unwrap_or(false),
-    }
-}
-
-/// Watches the room: the SDK's own resume shows as reconnecting → live (then every track is
-/// checked); the server ending the room ends the session; the SDK giving up starts the
-/// rejoin loop.
-async fn supervise(
-    session: Weak<Shared>,
-    mut events: mpsc::UnboundedReceiver<RoomEvent>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let lost = loop {
-            let event = tokio::select! {
-                _ = cancel.cancelled() => return,
-                event = events.recv() => event,
-            };
-            let Some(shared) = session.upgrade() else {
-                return;
-            };
-            let live = LiveSession { shared };
-            match event {
-                Some(RoomEvent::Reconnecting) => live.fire(Trigger::ConnectionLost(
-                    "the connection dropped; the SDK is resuming it".into(),
-                )),
-                Some(RoomEvent::Reconnected) => {
-                    live.fire(Trigger::Reconnected);
-                    live.notice("reconnected".into());
-                    if let Err(err) = live.check_tracks(&cancel).await {
-                        if cancel.is_cancelled() {
-                            return;
-                        }
-                        break format!("the tracks could not be published again: {err}");
-                    }
-                }
-                Some(RoomEvent::Disconnected { reason }) if !should_rejoin(&reason) => {
-                    live.end_detached(format!("the room ended: {}", reason.describe()));
-                    return;
-                }
-                Some(RoomEvent::Disconnected { reason }) => break reason.describe().to_owned(),
-                Some(_) => {}
-                None => break "the room's events stopped".to_owned(),
-            }
-        };
-        match rejoin(&session, &cancel, lost).await {
-            Some(next_events) => events = next_events,
-            None => return,
-        }
-    }
-}
-
-/// The SDK gave up on the room: join again with a fresh token until it works or the
-/// policy's window has passed (then the session ends). Waits between attempts unless the
-/// creator asks to reconnect now.
-async fn rejoin(
-    session: &Weak<Shared>,
-    cancel: &CancellationToken,
-    why: String,
-) -> Option<mpsc::UnboundedReceiver<RoomEvent>> {
-    let (policy, reconnect_now) = {
-        let shared = session.upgrade()?;
-        let live = LiveSession { shared };
-        // The old room is over; drop it (and its tracks) now.
-        if let Some(running) = live.shared.running.lock().await.as_mut() {
-            drop(running.link.take());
-        }
-        live.notice(format!("lost the room ({why}); rejoining"));
-        (
-            live.shared.settings.reconnect,
-            live.shared.reconnect_now.clone(),
-        )
-    };
-    let started = Instant::now();
-    let mut delays = policy.delays();
-    let mut last_error = why;
-    let mut attempts = 0u32;
-    loop {
-        let live = LiveSession {
-            shared: session.upgrade()?,
-        };
-        if started.elapsed() >= policy.give_up_after {
-            live.end_detached(format!(
-                "the connection was lost and could not be restored within {:?}: {last_error}",
-                policy.give_up_after
-            ));
-            return None;
-        }
-        attempts += 1;
-        live.fire(Trigger::ConnectionLost(format!(
-            "rejoining (attempt {attempts}): {last_error}"
-        )));
-        let attempt_started = Instant::now();
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return None,
-            result = live.rejoin_once() => result,
-        };
-        match result {
-            Ok(events) => {
-                live.fire(Trigger::Reconnected);
-                live.notice(format!(
-                    "rejoined after {:.1} s ({attempts} attempt(s)); every track published again",
-                    started.elapsed().as_secs_f64()
-                ));
-                tracing::info!(
-                    attempts,
-                    join_ms = attempt_started.elapsed().as_millis() as u64,
-                    "rejoined"
-                );
-                return Some(events);
-            }
-            Err(SessionError::Ended) => return None,
-            Err(err @ SessionError::Backend(BackendError::Auth)) => {
-                live.end_detached(format!("rejoining failed: {err}"));
-                return None;
-            }
-            Err(err) => {
-                tracing::warn!(%err, attempts, "rejoin failed");
-                last_error = err.to_string();
-            }
-        }
-        drop(live);
-        let delay = delays.next().unwrap_or(policy.max_delay);
-        tokio::select! {
-            _ = cancel.cancelled() => return None,
-            _ = tokio::time::timeout(delay, reconnect_now.notified()) => {}
-        }
-    }
-}
-
 impl Shared {
     fn backend_to_tell(&self) -> Option<BackendClient> {
         lock(&self.token).is_some().then(|| self.backend.clone())
@@ -700,26 +504,6 @@ impl Drop for Shared {
         let Some(running) = self.running.get_mut().take() else {
             return;
         };
-        running.supervisor_cancel.cancel();
-        let backend = self.backend_to_tell();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    let (steps, _) = teardown::run(Some(running), backend).await;
-                    let failed: Vec<_> = steps.iter().filter(|s| s.result.is_err()).collect();
-                    if failed.is_empty() {
-                        tracing::info!("session dropped without End: torn down");
-                    } else {
-                        tracing::warn!(
-                            ?failed,
-                            "session dropped without End: teardown steps failed"
-                        );
-                    }
-                });
-            }
-            // No runtime to run it on: the devices close on their threads and the room
-            // leaves the server as they drop.
-            Err(_) => drop(running),
-        }
+        teardown::run_detached(running, self.backend_to_tell());
     }
 }

@@ -55,6 +55,31 @@ pub(crate) struct Running {
     pub(crate) viewers: Option<ViewerCountSubscription>,
 }
 
+/// The teardown of a session dropped without End, in a task of its own (nobody waits for its
+/// report; the log has it). Rejoining stops at once, before the task runs.
+pub(crate) fn run_detached(running: Running, backend: Option<BackendClient>) {
+    running.supervisor_cancel.cancel();
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                let (steps, _) = run(Some(running), backend).await;
+                let failed: Vec<_> = steps.iter().filter(|s| s.result.is_err()).collect();
+                if failed.is_empty() {
+                    tracing::info!("session dropped without End: torn down");
+                } else {
+                    tracing::warn!(
+                        ?failed,
+                        "session dropped without End: teardown steps failed"
+                    );
+                }
+            });
+        }
+        // No runtime to run it on: the devices close on their threads and the room leaves
+        // the server as they drop.
+        Err(_) => drop(running),
+    }
+}
+
 /// Tears down what runs (if anything) and, given the backend, closes the stream there.
 /// Returns the steps and whether nobody is left on the server for us.
 pub(crate) async fn run(

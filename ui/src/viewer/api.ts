@@ -320,7 +320,7 @@ export interface components {
          *     renamed). The HTTP status goes with it: see the backend's `ApiError`.
          * @enum {string}
          */
-        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "internal";
+        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "internal";
         /** @description The acknowledgement of a call that answers nothing else (health, webhooks). */
         Health: {
             ok: boolean;
