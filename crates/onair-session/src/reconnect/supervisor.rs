@@ -169,7 +169,7 @@ mod tests {
     /// number of times before one works.
     #[derive(Clone, Default)]
     struct Fake {
-        said: Arc<Mutex<Vec<String>>>,
+        said: Arc<tokio::sync::watch::Sender<Vec<String>>>,
         failing_rejoins: Arc<Mutex<u32>>,
         rejoined: Arc<Mutex<Option<mpsc::UnboundedSender<RoomEvent>>>>,
         policy: Option<ReconnectPolicy>,
@@ -178,21 +178,23 @@ mod tests {
 
     impl Fake {
         fn log(&self, what: impl Into<String>) {
-            self.said.lock().unwrap().push(what.into());
+            let what = what.into();
+            self.said.send_modify(|said| said.push(what));
         }
 
         fn said(&self) -> Vec<String> {
-            self.said.lock().unwrap().clone()
+            self.said.borrow().clone()
         }
 
         async fn wait_for(&self, what: &str) {
-            tokio::time::timeout(Duration::from_secs(10), async {
-                while !self.said().iter().any(|s| s.starts_with(what)) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-            .await
-            .unwrap_or_else(|_| panic!("never {what}: {:?}", self.said()));
+            let mut said = self.said.subscribe();
+            let seen = said.wait_for(|said| said.iter().any(|s| s.starts_with(what)));
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(10), seen).await,
+                Ok(Ok(_))
+            ) {
+                panic!("never {what}: {:?}", self.said());
+            }
         }
     }
 
