@@ -144,11 +144,18 @@ impl BackendClient {
         &self.base
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<String, BackendError> {
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<String, BackendError> {
         let response = request.send().await.map_err(|e| BackendError::Network {
             url: self.base.clone(),
             detail: e.to_string(),

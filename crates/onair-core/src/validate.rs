@@ -24,6 +24,7 @@ impl FieldError {
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 32;
 pub const TITLE_MAX: usize = 100;
+pub const CHAT_MESSAGE_MAX: usize = 500;
 /// The highest pay-per-view price, in cents (999.99).
 pub const PRICE_MAX_CENTS: u32 = 99_999;
 
@@ -53,7 +54,31 @@ pub fn username(input: &str) -> Result<&str, FieldError> {
 /// A stream title: surrounding whitespace trimmed, then 1–100 characters with no control
 /// characters (no newlines, tabs, escape sequences). Returns the trimmed title.
 pub fn title(input: &str) -> Result<String, FieldError> {
-    let field = "title";
+    one_line_text("title", input, TITLE_MAX)
+}
+
+/// A chat message: the same rule as a title (trimmed, no control characters, so a message is
+/// one line that cannot move a terminal's cursor or forge a second message), at most 500
+/// characters. Returns the trimmed text; pages render it as text, never as HTML.
+pub fn chat_message(input: &str) -> Result<String, FieldError> {
+    one_line_text("text", input, CHAT_MESSAGE_MAX)
+}
+
+/// A chatter's display name: the username rules (ASCII, so nobody looks like someone else
+/// through lookalike letters), and never the creator's own name in any letter case.
+pub fn chat_name<'a>(input: &'a str, creator: &str) -> Result<&'a str, FieldError> {
+    let field = "name";
+    let name = username(input).map_err(|e| FieldError::new(field, e.message))?;
+    if name.eq_ignore_ascii_case(creator) {
+        return Err(FieldError::new(
+            field,
+            format!("{name:?} is the creator's name: pick another"),
+        ));
+    }
+    Ok(name)
+}
+
+fn one_line_text(field: &'static str, input: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
@@ -65,10 +90,10 @@ pub fn title(input: &str) -> Result<String, FieldError> {
         ));
     }
     let len = trimmed.chars().count();
-    if len > TITLE_MAX {
+    if len > max {
         return Err(FieldError::new(
             field,
-            format!("must be at most {TITLE_MAX} characters, not {len}"),
+            format!("must be at most {max} characters, not {len}"),
         ));
     }
     Ok(trimmed.to_owned())
@@ -199,6 +224,47 @@ mod tests {
     fn things_that_are_not_prices_are_refused() {
         for bad in ["", "-1", "1e3", "4.", ".5", "4,99", "NaN", "+3", "1.2.3"] {
             assert_eq!(price_cents(bad).unwrap_err().field, "ppv_price", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn chat_messages_are_trimmed_and_at_most_five_hundred_characters() {
+        assert_eq!(chat_message("  hello there \n").unwrap(), "hello there");
+        assert!(chat_message(&"é".repeat(500)).is_ok());
+        let err = chat_message(&"x".repeat(501)).unwrap_err();
+        assert_eq!(err.field, "text");
+        assert!(err.message.contains("501"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_chat_messages_and_ones_with_control_characters_are_refused() {
+        for bad in ["", "   ", "two\nlines", "bell\u{7}", "esc\u{1b}[2J"] {
+            assert_eq!(chat_message(bad).unwrap_err().field, "text", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn chat_messages_keep_markup_as_plain_text() {
+        assert_eq!(
+            chat_message("<script>alert(1)</script>").unwrap(),
+            "<script>alert(1)</script>"
+        );
+    }
+
+    #[test]
+    fn chat_names_follow_the_username_rules_under_their_own_field() {
+        assert_eq!(chat_name("night_owl", "alice"), Ok("night_owl"));
+        let err = chat_name("night owl", "alice").unwrap_err();
+        assert_eq!(err.field, "name");
+        assert!(err.message.contains("' '"), "{}", err.message);
+        assert_eq!(chat_name("ab", "alice").unwrap_err().field, "name");
+    }
+
+    #[test]
+    fn a_chatter_cannot_take_the_creators_name_in_any_case() {
+        for taken in ["alice", "ALICE", "Alice"] {
+            let err = chat_name(taken, "alice").unwrap_err();
+            assert!(err.message.contains("creator"), "{taken}: {}", err.message);
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod chat;
+
 /// A publisher token request: going live, or rejoining the stream being carried on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -113,6 +115,19 @@ pub enum ErrorKind {
     PaymentProvider,
     /// LiveKit's server API did not answer as it should; try again (502).
     Livekit,
+    /// Banned from this creator's chat and streams (403).
+    Banned,
+    /// Timed out of the chat; see `Retry-After` (403).
+    TimedOut,
+    /// "Established chatters only" and this viewer has not watched long enough; see
+    /// `Retry-After` (403).
+    TooNew,
+    /// Slow mode; see `Retry-After` (429).
+    SlowMode,
+    /// The message contains a term the creator blocked (422); nobody received it.
+    BlockedTerm,
+    /// The chat name is used by another chatter of this stream (409).
+    NameTaken,
     /// The server's own failure; its log has the details (500).
     Internal,
 }
@@ -136,6 +151,12 @@ impl ErrorKind {
             Self::NotPaid => "not_paid",
             Self::PaymentProvider => "payment_provider",
             Self::Livekit => "livekit",
+            Self::Banned => "banned",
+            Self::TimedOut => "timed_out",
+            Self::TooNew => "too_new",
+            Self::SlowMode => "slow_mode",
+            Self::BlockedTerm => "blocked_term",
+            Self::NameTaken => "name_taken",
             Self::Internal => "internal",
         }
     }
@@ -168,6 +189,10 @@ pub struct ErrorDetail {
     pub price_cents: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Seconds until the request may succeed, as in `Retry-After` (rate limits, slow mode,
+    /// timeouts, "established chatters only").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 /// A stream as its record and the history show it.
@@ -259,6 +284,12 @@ mod tests {
             NotPaid,
             PaymentProvider,
             Livekit,
+            Banned,
+            TimedOut,
+            TooNew,
+            SlowMode,
+            BlockedTerm,
+            NameTaken,
             Internal,
         ] {
             let sent = serde_json::to_string(&kind).unwrap();

@@ -34,6 +34,8 @@ pub enum AdmissionError {
     },
     #[error("{0}")]
     InUse(&'static str),
+    #[error("this ticket was forfeited when you were banned from this stream")]
+    Forfeited,
     #[error("the database failed: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -112,34 +114,72 @@ pub async fn admit(
                     return Ok(Some(Duration::from_millis(reservation as u64)));
                 }
             }
-            Err(Refusal::NotPaid) => {
-                return Err(needs(
-                    ErrorKind::PaymentPending,
-                    "this ticket's payment is not confirmed yet; try again in a moment".into(),
-                ))
-            }
-            Err(Refusal::Refunded) => {
-                return Err(needs(
-                    ErrorKind::TicketRefunded,
-                    format!("this ticket was refunded; a new one costs {price}"),
-                ))
-            }
-            Err(Refusal::OtherStream) => {
-                return Err(needs(
-                    ErrorKind::PaymentRequired,
-                    format!(
-                        "this ticket is for another stream; a ticket for this one costs {price}"
-                    ),
-                ))
-            }
-            Err(Refusal::InUse) => return Err(AdmissionError::InUse(
-                "this ticket is being used to watch somewhere else; close the other player first",
-            )),
+            Err(refusal) => return Err(refused(state, refusal, price_cents)),
         }
     }
     Err(AdmissionError::InUse(
         "this ticket is being used from several places at once; try again",
     ))
+}
+
+/// For the chat of `username`'s pay-per-view stream on air (`stream_id`, `price_cents`):
+/// whether `ticket` is paid for it and still good. Chatting does not bind the ticket: the
+/// viewer watching with it may chat from the same page.
+pub async fn holds_ticket(
+    state: &AppState,
+    username: &str,
+    (stream_id, price_cents): (i64, i64),
+    ticket: Option<&str>,
+) -> Result<(), AdmissionError> {
+    let row = match ticket.filter(|t| crate::tickets::valid_ticket_id(t)) {
+        Some(id) => db::ticket(&state.db, id).await?,
+        None => None,
+    };
+    let Some(row) = row else {
+        return Err(AdmissionError::NeedsTicket {
+            kind: ErrorKind::PaymentRequired,
+            message: format!(
+                "only ticket holders chat during {username}'s stream: a ticket costs {}",
+                format_price(price_cents, &state.config.currency)
+            ),
+            price_cents,
+            currency: state.config.currency.clone(),
+        });
+    };
+    row.rules()
+        .valid_for(stream_id)
+        .map_err(|refusal| refused(state, refusal, price_cents))
+}
+
+/// What a viewer is told when their ticket does not admit them (a ticket costs
+/// `price_cents`).
+fn refused(state: &AppState, refusal: Refusal, price_cents: i64) -> AdmissionError {
+    let currency = &state.config.currency;
+    let price = format_price(price_cents, currency);
+    let needs = |kind: ErrorKind, message: String| AdmissionError::NeedsTicket {
+        kind,
+        message,
+        price_cents,
+        currency: currency.clone(),
+    };
+    match refusal {
+        Refusal::NotPaid => needs(
+            ErrorKind::PaymentPending,
+            "this ticket's payment is not confirmed yet; try again in a moment".into(),
+        ),
+        Refusal::Refunded => needs(
+            ErrorKind::TicketRefunded,
+            format!("this ticket was refunded; a new one costs {price}"),
+        ),
+        Refusal::OtherStream => needs(
+            ErrorKind::PaymentRequired,
+            format!("this ticket is for another stream; a ticket for this one costs {price}"),
+        ),
+        Refusal::Forfeited => AdmissionError::Forfeited,
+        Refusal::InUse => AdmissionError::InUse(
+            "this ticket is being used to watch somewhere else; close the other player first",
+        ),
+    }
 }
 
 /// A ticket held by a viewer LiveKit no longer lists (asked only when the ticket looks taken).

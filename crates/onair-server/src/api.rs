@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
+use axum_extra::extract::cookie::SignedCookieJar;
 use futures::{Stream, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use rand::RngCore;
@@ -19,7 +20,7 @@ use utoipa::ToSchema;
 
 use crate::db::{self, StreamRecord};
 use crate::error::{ErrorBody, ErrorKind};
-use crate::extract::{Authenticated, PathStreamer};
+use crate::extract::{Authenticated, PathStreamer, ViewerDevice};
 use crate::live::{ViewerCount, DELETION_WAIT};
 use crate::{publisher_identity, room_name, ApiError, AppState};
 pub use onair_core::wire::{EndResponse, Health, Me};
@@ -219,6 +220,7 @@ pub struct ViewerTokenResponse {
         (status = 200, body = ViewerTokenResponse),
         (status = 400, body = ErrorBody, description = "Malformed username or body"),
         (status = 402, body = ErrorBody, description = "Pay-per-view: `payment_required` (with `price_cents`), `payment_pending` or `ticket_refunded`"),
+        (status = 403, body = ErrorBody, description = "`banned`: this browser or address is banned by the streamer (or its ticket was forfeited)"),
         (status = 404, body = ErrorBody, description = "No such streamer"),
         (status = 409, body = ErrorBody, description = "`offline`: the streamer is not live; `ticket_in_use`: the ticket is watching elsewhere"),
         (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
@@ -227,8 +229,9 @@ pub struct ViewerTokenResponse {
 pub async fn viewer_token(
     State(state): State<AppState>,
     PathStreamer(streamer): PathStreamer,
+    ViewerDevice { device, jar }: ViewerDevice,
     body: Bytes,
-) -> Result<Json<ViewerTokenResponse>, ApiError> {
+) -> Result<(SignedCookieJar, Json<ViewerTokenResponse>), ApiError> {
     let request: crate::ppv::ViewerTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         Default::default()
     } else {
@@ -244,6 +247,7 @@ pub async fn viewer_token(
             format!("{} is not live right now", streamer.username),
         ));
     }
+    crate::chat::refuse_banned(&state, &streamer, &device).await?;
     let mut suffix = [0u8; 8];
     rand::rng().fill_bytes(&mut suffix);
     let identity = format!("viewer-{}", hex::encode(suffix));
@@ -255,6 +259,7 @@ pub async fn viewer_token(
     )
     .await?
     .unwrap_or(VIEWER_TOKEN_TTL);
+    crate::chat::record_viewer(&state, &streamer, &device, &identity).await?;
     let room = room_name(&streamer.username);
     let now = unix_now();
     let token = mint(
@@ -271,13 +276,16 @@ pub async fn viewer_token(
             ..Default::default()
         },
     )?;
-    Ok(Json(ViewerTokenResponse {
-        url: state.config.livekit_url.clone(),
-        token,
-        room,
-        identity,
-        expires_at: (now + ttl).as_secs(),
-    }))
+    Ok((
+        jar,
+        Json(ViewerTokenResponse {
+            url: state.config.livekit_url.clone(),
+            token,
+            room,
+            identity,
+            expires_at: (now + ttl).as_secs(),
+        }),
+    ))
 }
 
 fn mint(

@@ -292,6 +292,8 @@ const TICKET_FROM: &str =
 
 pub struct NewTicket<'a> {
     pub id: &'a str,
+    /// The buyer's device (the chat's cookie), so a ban can settle the ticket.
+    pub device: Option<&'a str>,
     pub stream_id: i64,
     pub price_cents: i64,
     pub currency: &'a str,
@@ -301,8 +303,8 @@ pub struct NewTicket<'a> {
 
 pub async fn create_ticket(pool: &SqlitePool, t: &NewTicket<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO tickets (id, stream_id, price_cents, currency, provider, payment, created_at) \
-         VALUES (?, ?, ?, ?, ?, 'awaiting', ?)",
+        "INSERT INTO tickets (id, stream_id, price_cents, currency, provider, payment, created_at, device) \
+         VALUES (?, ?, ?, ?, ?, 'awaiting', ?, ?)",
     )
     .bind(t.id)
     .bind(t.stream_id)
@@ -310,6 +312,7 @@ pub async fn create_ticket(pool: &SqlitePool, t: &NewTicket<'_>) -> sqlx::Result
     .bind(t.currency)
     .bind(t.provider)
     .bind(t.now_ms)
+    .bind(t.device)
     .execute(pool)
     .await?;
     Ok(())
@@ -436,6 +439,35 @@ pub async fn record_refund(pool: &SqlitePool, ticket_id: &str, now_ms: i64) -> s
     }
     tx.commit().await?;
     Ok(refunded)
+}
+
+/// The paid tickets `device` bought for stream `stream_id`.
+pub async fn paid_tickets_of_device(
+    pool: &SqlitePool,
+    stream_id: i64,
+    device: &str,
+) -> sqlx::Result<Vec<TicketRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} \
+         WHERE t.stream_id = ? AND t.device = ? AND t.payment = 'paid'"
+    ))
+    .bind(stream_id)
+    .bind(device)
+    .fetch_all(pool)
+    .await
+}
+
+/// A banned viewer's paid ticket kept by the creator: it admits nobody, its price stays in
+/// the earnings. `false` if it was not paid.
+pub async fn forfeit(pool: &SqlitePool, ticket_id: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE tickets SET payment = 'forfeited', hold_identity = NULL, hold_until = NULL, \
+         hold_joined = 0, version = version + 1 WHERE id = ? AND payment = 'paid'",
+    )
+    .bind(ticket_id)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 #[derive(Clone, Copy)]

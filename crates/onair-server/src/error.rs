@@ -7,6 +7,7 @@ use axum::Json;
 use onair_core::FieldError;
 
 use crate::admission::AdmissionError;
+use crate::chat::ChatError;
 use crate::live::HubError;
 
 pub use onair_core::wire::{ErrorBody, ErrorDetail, ErrorKind};
@@ -40,6 +41,14 @@ pub enum ApiError {
     Payment(#[from] crate::payments::PaymentError),
     #[error("too many requests from this address; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    /// The chat's moderation said no: `kind` is `banned`, `timed_out`, `too_new` (403),
+    /// `slow_mode` (429), `blocked_term` (422) or `name_taken` (409).
+    #[error("{message}")]
+    Refused {
+        kind: ErrorKind,
+        message: String,
+        retry_after_s: Option<u64>,
+    },
     #[error("LiveKit's server API failed; try again in a moment")]
     LiveKit(#[source] livekit_api::services::ServiceError),
     #[error("internal error; the server log has the details")]
@@ -73,7 +82,40 @@ impl From<AdmissionError> for ApiError {
             AdmissionError::InUse(message) => {
                 Self::Conflict(ErrorKind::TicketInUse, message.into())
             }
+            AdmissionError::Forfeited => Self::Refused {
+                kind: ErrorKind::Banned,
+                message: err.to_string(),
+                retry_after_s: None,
+            },
             AdmissionError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(err: ChatError) -> Self {
+        match err {
+            ChatError::Invalid(field) => Self::Invalid(field),
+            ChatError::Offline(_) => Self::Conflict(ErrorKind::Offline, err.to_string()),
+            ChatError::Refused(refusal) => {
+                let (kind, retry_after_s) = ChatError::refusal_kind(&refusal);
+                Self::Refused {
+                    kind,
+                    message: refusal.to_string(),
+                    retry_after_s,
+                }
+            }
+            ChatError::NameTaken(_) => Self::Refused {
+                kind: ErrorKind::NameTaken,
+                message: err.to_string(),
+                retry_after_s: None,
+            },
+            ChatError::Flood { retry_after_s } => Self::RateLimited { retry_after_s },
+            ChatError::NotFound(message) => Self::NotFound(message),
+            ChatError::Admission(err) => err.into(),
+            ChatError::Payment(err) => Self::Payment(err),
+            ChatError::Hub(err) => err.into(),
+            ChatError::Store(err) => err.into(),
         }
     }
 }
@@ -99,6 +141,7 @@ impl ApiError {
             Self::Conflict(kind, _) | Self::PaymentRequired { kind, .. } => *kind,
             Self::BadRequest(_) => ErrorKind::BadRequest,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::Refused { kind, .. } => *kind,
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::Payment(_) => ErrorKind::PaymentProvider,
             Self::LiveKit(_) => ErrorKind::Livekit,
@@ -113,6 +156,12 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Refused { kind, .. } => match kind {
+                ErrorKind::SlowMode => StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::BlockedTerm => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::NameTaken => StatusCode::CONFLICT,
+                _ => StatusCode::FORBIDDEN,
+            },
             Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Payment(_) | Self::LiveKit(_) => StatusCode::BAD_GATEWAY,
@@ -141,6 +190,11 @@ impl IntoResponse for ApiError {
             } => (Some(*price_cents), Some(currency.clone())),
             _ => (None, None),
         };
+        let retry_after_s = match &self {
+            Self::RateLimited { retry_after_s } => Some(*retry_after_s),
+            Self::Refused { retry_after_s, .. } => *retry_after_s,
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 kind: self.kind(),
@@ -148,8 +202,15 @@ impl IntoResponse for ApiError {
                 field,
                 price_cents,
                 currency,
+                retry_after_s,
             },
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -1,13 +1,14 @@
 //! What a verified LiveKit webhook does: the stream goes on or off air and the viewer count
 //! changes (in [`crate::live::Hub`]), then the tickets the participant holds (in
-//! [`crate::admission`]). The meaning of an event is decided, purely, by
+//! [`crate::admission`]), and a banned viewer joining is removed again (in [`crate::chat`]). The meaning of an event is decided, purely, by
 //! [`crate::webhook::classify`]; the handler only verifies the signature.
 
 use livekit_protocol as proto;
+use onair_core::viewers::Change;
 
 use crate::live::HubError;
 use crate::webhook::{self, Action};
-use crate::{admission, publisher_identity, AppState};
+use crate::{admission, chat, publisher_identity, AppState};
 
 /// Applies one verified webhook `event`. A failure is the hub's (the database, or LiveKit's
 /// server API); tickets that cannot be updated are logged, the count still counts.
@@ -25,6 +26,11 @@ pub async fn dispatch(state: &AppState, event: &proto::WebhookEvent) -> Result<(
             hub.apply(&room, &event).await?;
             if let Err(err) = admission::on_participant(state, &room, &event).await {
                 tracing::warn!(error = %err, room, "applying a join or leave to tickets failed");
+            }
+            if let Change::Joined(participant) = &event.change {
+                if let Err(err) = chat::on_join(state, &room, &participant.identity).await {
+                    tracing::warn!(error = %err, room, "could not check a joining viewer against the bans");
+                }
             }
         }
         Action::PublisherTracks { room, delta } => hub.publisher_tracks(&room, delta).await,

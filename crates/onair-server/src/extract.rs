@@ -3,10 +3,14 @@
 //! extractor whose rejection is the API's own error, so handlers start with what they need
 //! and every endpoint refuses the same way.
 
-use axum::extract::{FromRequestParts, Path};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum_extra::extract::cookie::{Cookie, SameSite, SignedCookieJar};
 
+use crate::chat::{self, Device};
 use crate::db::{self, Streamer, TicketRow};
 use crate::{keys, tickets, ApiError, AppState};
 
@@ -82,5 +86,55 @@ impl FromRequestParts<AppState> for PathTicket {
             .await?
             .map(Self)
             .ok_or_else(|| ApiError::NotFound("there is no such ticket".into()))
+    }
+}
+
+/// A viewer's browser: the device id of its signed cookie (a new one when it has none or a
+/// forged one) and the address it comes from (through trusted proxies). Return `jar` with the
+/// answer so a new cookie is set.
+pub struct ViewerDevice {
+    pub device: Device,
+    pub jar: SignedCookieJar,
+}
+
+impl FromRequestParts<AppState> for ViewerDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let jar = SignedCookieJar::from_headers(&parts.headers, state.cookie_key.clone());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let address = state.viewer_limiter.client_ip(peer, &parts.headers);
+        let known = jar
+            .get(chat::DEVICE_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|id| chat::valid_device_id(id));
+        let (id, jar) = match known {
+            Some(id) => (id, jar),
+            None => {
+                let id = chat::new_device_id();
+                let secure = state
+                    .config
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://"));
+                // HttpOnly: page scripts never see it; Lax: sent by the page's own requests
+                // and when a viewer follows a link to the stream.
+                let cookie = Cookie::build((chat::DEVICE_COOKIE, id.clone()))
+                    .http_only(true)
+                    .same_site(SameSite::Lax)
+                    .secure(secure)
+                    .path("/")
+                    .permanent();
+                (id, jar.add(cookie))
+            }
+        };
+        Ok(Self {
+            device: Device { id, address },
+            jar,
+        })
     }
 }

@@ -4,12 +4,15 @@
 
 pub mod admission;
 pub mod api;
+pub mod chat;
+pub mod chat_api;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod keys;
 pub mod live;
+pub mod moderation;
 pub mod openapi;
 pub mod page;
 pub mod payments;
@@ -26,6 +29,7 @@ use std::time::Duration;
 use axum::http::Request;
 use axum::routing::{get, post};
 use axum::Router;
+use axum_extra::extract::cookie::Key;
 use livekit_api::access_token::TokenVerifier;
 use livekit_api::services::room::RoomClient;
 use livekit_api::webhooks::WebhookReceiver;
@@ -68,6 +72,10 @@ pub struct Config {
     /// Token requests allowed per client IP per minute, on each token endpoint.
     #[arg(long, env = "ONAIR_RATE_LIMIT", default_value = "10")]
     pub rate_limit_per_minute: NonZeroU32,
+    /// Chat messages allowed per client IP per minute (many viewers may share an address; each
+    /// browser has its own, lower, limit as well).
+    #[arg(long, env = "ONAIR_CHAT_RATE_LIMIT", default_value = "120")]
+    pub chat_rate_limit_per_minute: NonZeroU32,
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs).
     #[arg(long, env = "ONAIR_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
@@ -167,6 +175,7 @@ impl Config {
             livekit_api_secret: api_secret.into(),
             key_secret: key_secret.into(),
             rate_limit_per_minute: NonZeroU32::new(10).expect("non-zero"),
+            chat_rate_limit_per_minute: NonZeroU32::new(120).expect("non-zero"),
             trusted_proxies: Vec::new(),
             reconcile_secs: 5.0,
             sse_keepalive_secs: 15.0,
@@ -223,6 +232,10 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub publisher_limiter: Arc<IpLimiter>,
     pub viewer_limiter: Arc<IpLimiter>,
+    pub chat_limiter: Arc<IpLimiter>,
+    pub chat: Arc<chat::ChatHub>,
+    /// Signs the viewers' device cookies.
+    pub cookie_key: Key,
     pub webhooks: Arc<WebhookReceiver>,
     pub payments: Arc<dyn payments::PaymentProvider>,
     /// Streamers by API-key hash, so a token request costs one database write and no read.
@@ -240,16 +253,15 @@ impl AppState {
             &config.livekit_api_secret,
         )
         .with_request_timeout(Duration::from_secs(5));
-        let limiter = || {
-            Arc::new(IpLimiter::new(
-                config.rate_limit_per_minute,
-                config.trusted_proxies.clone(),
-            ))
-        };
+        let limiter =
+            |per_minute| Arc::new(IpLimiter::new(per_minute, config.trusted_proxies.clone()));
         Self {
             hub: Arc::new(Hub::new(db.clone(), livekit)),
-            publisher_limiter: limiter(),
-            viewer_limiter: limiter(),
+            publisher_limiter: limiter(config.rate_limit_per_minute),
+            viewer_limiter: limiter(config.rate_limit_per_minute),
+            chat_limiter: limiter(config.chat_rate_limit_per_minute),
+            chat: Arc::new(chat::ChatHub::default()),
+            cookie_key: cookie_key(&config.key_secret),
             webhooks: Arc::new(WebhookReceiver::new(TokenVerifier::with_api_key(
                 &config.livekit_api_key,
                 &config.livekit_api_secret,
@@ -263,6 +275,22 @@ impl AppState {
             db,
             shutdown: CancellationToken::new(),
         }
+    }
+}
+
+/// The device cookies' signing key, derived from the server's secret so that every instance
+/// given the same secret accepts the same cookies.
+fn cookie_key(secret: &str) -> Key {
+    use sha2::{Digest, Sha512};
+    let mut hash = Sha512::new();
+    hash.update(b"onair device cookie\0");
+    hash.update(secret.as_bytes());
+    Key::from(hash.finalize().as_slice())
+}
+
+impl axum::extract::FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Self {
+        state.cookie_key.clone()
     }
 }
 
@@ -285,9 +313,27 @@ pub fn app(state: AppState) -> Router {
             state.viewer_limiter.clone(),
             ratelimit::limit,
         ));
+    // Only sending is limited per address: reading the chat is not.
+    let chat = post(chat_api::post_message)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.chat_limiter.clone(),
+            ratelimit::limit,
+        ))
+        .get(chat_api::history);
     Router::new()
         .merge(publisher_token)
         .merge(viewer_token)
+        .route("/api/streams/{username}/chat", chat)
+        .route("/api/streams/{username}/chat/events", get(chat_api::events))
+        .route("/api/chat/messages/{id}/hide", post(chat_api::hide))
+        .route("/api/chat/timeouts", post(chat_api::time_out))
+        .route("/api/chat/bans", post(chat_api::ban).get(chat_api::bans))
+        .route("/api/chat/bans/{id}", axum::routing::delete(chat_api::unban))
+        .route(
+            "/api/chat/settings",
+            get(chat_api::settings).put(chat_api::set_settings),
+        )
+        .route("/api/chat/log", get(chat_api::log))
         .route("/api/me", get(api::me))
         .route("/api/streams/{username}", get(api::stream_status))
         .route("/api/streams/end", post(api::end_stream))
@@ -380,7 +426,14 @@ async fn limiter_upkeep(state: AppState) {
             _ = state.shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        let remembered = state.publisher_limiter.evict_idle() + state.viewer_limiter.evict_idle();
-        tracing::debug!(remembered, "rate limiter upkeep");
+        let remembered = state.publisher_limiter.evict_idle()
+            + state.viewer_limiter.evict_idle()
+            + state.chat_limiter.evict_idle();
+        let chats = state.chat.evict_idle();
+        tracing::debug!(remembered, chats, "rate limiter upkeep");
+        let before = live::now_ms() - chat::ADDRESS_MEMORY_MS;
+        if let Err(err) = chat::store::forget_addresses(&state.db, before).await {
+            tracing::warn!(error = %err, "could not forget old address hashes; trying again in a minute");
+        }
     }
 }

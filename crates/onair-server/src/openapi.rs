@@ -12,18 +12,26 @@ use crate::api::{
 use crate::db::StreamRecord;
 use crate::error::ErrorBody;
 use crate::live::ViewerCount;
+use onair_core::wire::chat::{
+    BanOutcome, BanRequest, ChatBan, ChatHidden, ChatMessage, ChatMode, ChatPost, ChatSettings,
+    ChatStanding, ModerationEntry, TimeoutRequest,
+};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts and stream records."),
+    info(title = "OnAir API", description = "Streamers, LiveKit tokens, live viewer counts, stream records, pay-per-view and chat."),
     paths(crate::api::me, crate::api::stream_status, crate::api::publisher_token, crate::api::viewer_token,
           crate::api::end_stream, crate::api::viewers, crate::api::viewer_events, crate::api::history,
           crate::api::livekit_webhook, crate::api::health,
-          crate::ppv::buy_ticket, crate::ppv::ticket, crate::ppv::refund, crate::ppv::earnings, crate::ppv::stripe_webhook),
+          crate::ppv::buy_ticket, crate::ppv::ticket, crate::ppv::refund, crate::ppv::earnings, crate::ppv::stripe_webhook,
+          crate::chat_api::post_message, crate::chat_api::history, crate::chat_api::events, crate::chat_api::hide,
+          crate::chat_api::time_out, crate::chat_api::ban, crate::chat_api::bans, crate::chat_api::unban,
+          crate::chat_api::settings, crate::chat_api::set_settings, crate::chat_api::log),
     components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody,
-          crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings)),
+          crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings,
+          ChatMessage, ChatPost, ChatHidden, ChatMode, ChatStanding, ChatSettings, TimeoutRequest, BanRequest, ChatBan, BanOutcome, ModerationEntry)),
     modifiers(&ApiKeyAuth),
-    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "livekit", description = "Called by livekit-server"))
+    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "chat", description = "Live chat and its moderation"), (name = "livekit", description = "Called by livekit-server"))
 )]
 pub struct ApiDoc;
 

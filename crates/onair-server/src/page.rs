@@ -14,6 +14,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::extract::ViewerDevice;
 use crate::{db, AppState};
 
 /// The page's hashed scripts and styles: compressed, cached for good (a new build has new
@@ -28,8 +29,11 @@ pub fn assets<S: Clone + Send + Sync + 'static>(dir: &FsPath) -> Router<S> {
         ))
 }
 
+/// The page sets the viewer's device cookie before its script runs, so the chat and the
+/// viewer token, requested at once, belong to the same device.
 pub async fn viewer_page(
     State(state): State<AppState>,
+    ViewerDevice { jar, .. }: ViewerDevice,
     username: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Ok(Path(username)) = username else {
@@ -78,7 +82,7 @@ pub async fn viewer_page(
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("same-origin"),
             );
-            response
+            (jar, response).into_response()
         }
         Err(err) => {
             tracing::error!(file = %file.display(), error = %err, "the viewer page is not built: run `npm --prefix ui ci && npm --prefix ui run build` (scripts/setup.sh does), or point ONAIR_WEB_DIR at a build");

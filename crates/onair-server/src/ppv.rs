@@ -6,13 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use axum_extra::extract::cookie::SignedCookieJar;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::{self, TicketRow};
 use crate::error::{ErrorBody, ErrorKind};
-use crate::extract::{Authenticated, PathStreamer, PathTicket};
+use crate::extract::{Authenticated, PathStreamer, PathTicket, ViewerDevice};
 use crate::live::now_ms;
 use crate::payments::{Notice, PaymentError, Purchase};
 use crate::tickets::Payment;
@@ -107,7 +108,8 @@ pub async fn buy_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
     PathStreamer(streamer): PathStreamer,
-) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    ViewerDevice { device, jar }: ViewerDevice,
+) -> Result<(StatusCode, SignedCookieJar, Json<TicketView>), ApiError> {
     let Some((stream_id, price_cents)) =
         crate::admission::paid_stream_on_air(&state, &streamer.username).await?
     else {
@@ -125,6 +127,7 @@ pub async fn buy_ticket(
         &state.db,
         &db::NewTicket {
             id: &id,
+            device: Some(&device.id),
             stream_id,
             price_cents,
             currency: &state.config.currency,
@@ -156,7 +159,7 @@ pub async fn buy_ticket(
     }
     let row = reread(&state, &id).await?;
     tracing::info!(ticket = %&id[..7], stream_id, provider = state.payments.name(), paid = checkout.paid, "ticket bought");
-    Ok((StatusCode::CREATED, Json(TicketView::of(&row))))
+    Ok((StatusCode::CREATED, jar, Json(TicketView::of(&row))))
 }
 
 /// A ticket's state: paid yet, used, in use.

@@ -23,6 +23,8 @@ pub enum Payment {
     Paid,
     /// Refunded through the provider: no longer admits anyone, earns nothing.
     Refunded,
+    /// Taken from a viewer the creator banned without a refund: admits nobody, still earns.
+    Forfeited,
 }
 
 impl Payment {
@@ -31,6 +33,7 @@ impl Payment {
             Self::Awaiting => "awaiting",
             Self::Paid => "paid",
             Self::Refunded => "refunded",
+            Self::Forfeited => "forfeited",
         }
     }
 
@@ -39,6 +42,7 @@ impl Payment {
             "awaiting" => Some(Self::Awaiting),
             "paid" => Some(Self::Paid),
             "refunded" => Some(Self::Refunded),
+            "forfeited" => Some(Self::Forfeited),
             _ => None,
         }
     }
@@ -70,6 +74,8 @@ pub enum Refusal {
     NotPaid,
     #[error("this ticket was refunded")]
     Refunded,
+    #[error("this ticket was forfeited when its holder was banned")]
+    Forfeited,
     #[error("this ticket is for another stream")]
     OtherStream,
     #[error("this ticket is being used to watch somewhere else")]
@@ -106,14 +112,7 @@ impl Ticket {
         now_ms: i64,
         reservation_ms: i64,
     ) -> Result<(), Refusal> {
-        match self.payment {
-            Payment::Awaiting => return Err(Refusal::NotPaid),
-            Payment::Refunded => return Err(Refusal::Refunded),
-            Payment::Paid => {}
-        }
-        if stream_id != self.stream_id {
-            return Err(Refusal::OtherStream);
-        }
+        self.valid_for(stream_id)?;
         if self.in_use(now_ms) {
             return Err(Refusal::InUse);
         }
@@ -122,6 +121,21 @@ impl Ticket {
             until_ms: now_ms + reservation_ms,
             joined: false,
         });
+        Ok(())
+    }
+
+    /// Whether the ticket is paid for `stream_id` and still good (wherever it is used):
+    /// what watching needs before the ticket is bound, and all that chatting needs.
+    pub fn valid_for(&self, stream_id: i64) -> Result<(), Refusal> {
+        match self.payment {
+            Payment::Awaiting => return Err(Refusal::NotPaid),
+            Payment::Refunded => return Err(Refusal::Refunded),
+            Payment::Forfeited => return Err(Refusal::Forfeited),
+            Payment::Paid => {}
+        }
+        if stream_id != self.stream_id {
+            return Err(Refusal::OtherStream);
+        }
         Ok(())
     }
 
@@ -181,9 +195,21 @@ impl Ticket {
             .is_some_and(|h| h.joined || h.until_ms > now_ms)
     }
 
+    /// Its holder was banned and the creator kept the money: the ticket admits nobody from
+    /// now on. `false` if it was not paid.
+    pub fn forfeited(&mut self) -> bool {
+        if self.payment == Payment::Paid {
+            self.payment = Payment::Forfeited;
+            self.hold = None;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether this ticket's payment counts towards earnings.
     pub fn earns(&self) -> bool {
-        self.payment == Payment::Paid
+        matches!(self.payment, Payment::Paid | Payment::Forfeited)
     }
 }
 
@@ -322,5 +348,31 @@ mod tests {
             t.admit(7, "viewer-b", 1, RESERVATION_MS),
             Err(Refusal::InUse)
         );
+    }
+
+    #[test]
+    fn a_forfeited_ticket_admits_nobody_but_its_price_is_still_earned() {
+        let mut t = paid();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
+        assert!(t.forfeited());
+        assert_eq!(t.hold, None);
+        assert_eq!(
+            t.admit(7, "viewer-b", 1, RESERVATION_MS),
+            Err(Refusal::Forfeited)
+        );
+        assert_eq!(t.valid_for(7), Err(Refusal::Forfeited));
+        assert!(t.earns());
+        // Neither refunded nor forfeited twice afterwards.
+        assert!(!t.refunded());
+        assert!(!t.forfeited());
+    }
+
+    #[test]
+    fn a_paid_ticket_is_valid_for_its_stream_even_while_someone_watches_with_it() {
+        let mut t = paid();
+        t.admit(7, "viewer-a", 0, RESERVATION_MS).unwrap();
+        assert_eq!(t.valid_for(7), Ok(()));
+        assert_eq!(t.valid_for(8), Err(Refusal::OtherStream));
+        assert_eq!(Ticket::new(7).valid_for(7), Err(Refusal::NotPaid));
     }
 }

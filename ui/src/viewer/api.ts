@@ -2,6 +2,117 @@
 // do not edit. `npm --prefix ui run gen:api` writes it again.
 
 export interface paths {
+    "/api/chat/bans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The bans in force, newest first. */
+        get: operations["bans"];
+        put?: never;
+        /**
+         * Bans the author of a message from this streamer's chat and streams: their device, and
+         *     their address unless many viewers share it. Their viewers are removed from the stream and
+         *     their tickets refunded or forfeited.
+         */
+        post: operations["ban"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/bans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Lifts a ban. */
+        delete: operations["unban"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The streamer's moderation actions, newest first. */
+        get: operations["log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/messages/{id}/hide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Takes a message down: gone from every open chat and from history. Safe to repeat. */
+        post: operations["hide"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The streamer's chat settings. */
+        get: operations["settings"];
+        /** Replaces the streamer's chat settings; every open chat is told the new mode at once. */
+        put: operations["set_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/timeouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Times out the author of a message (1 s to 14 days): their chat says so and their messages
+         *     are refused with `timed_out` until then.
+         */
+        post: operations["time_out"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -119,6 +230,50 @@ export interface paths {
         };
         /** Whether a streamer is live, with the stream on air or the last one. */
         get: operations["stream_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/streams/{username}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest messages of the streamer's chat still shown, oldest first. */
+        get: operations["chat_history"];
+        put?: never;
+        /**
+         * Sends a message to the streamer's chat while they are live. The answer sets the viewer's
+         *     device cookie when it had none.
+         */
+        post: operations["post_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/streams/{username}/chat/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events of the streamer's chat: `mode` (slow mode, established-only) and
+         *     `standing` (this viewer: welcome, timed out, banned) on connect and on change; then the
+         *     newest messages, or with `Last-Event-ID` everything after it; then `message` and `hidden`
+         *     as they happen, each with its id as the SSE id. A `reset` means: clear the chat (the
+         *     client was too far behind) and read on.
+         */
+        get: operations["chat_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -280,6 +435,144 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What a ban did. */
+        BanOutcome: {
+            ban: components["schemas"]["ChatBan"];
+            /** Format: int32 */
+            forfeited_tickets: number;
+            /**
+             * Format: int32
+             * @description Tickets refunded through the payment provider, and tickets forfeited.
+             */
+            refunded_tickets: number;
+            /**
+             * Format: int32
+             * @description LiveKit participants removed from the stream.
+             */
+            removed_viewers: number;
+        };
+        /**
+         * @description A ban of the chatter who wrote `message_id`: their device, and their address unless it is
+         *     shared (loopback or a trusted proxy).
+         */
+        BanRequest: {
+            /** Format: int64 */
+            message_id: number;
+            reason?: string | null;
+            /**
+             * @description On a pay-per-view stream: refund their ticket through the payment provider (true) or
+             *     let it be forfeited (false, the default). Either way it admits nobody any more.
+             */
+            refund?: boolean;
+        };
+        /** @description A ban in force. */
+        ChatBan: {
+            /** @description Their address is banned as well as their device. */
+            address: boolean;
+            /**
+             * Format: int64
+             * @description Unix milliseconds.
+             */
+            banned_at: number;
+            /** Format: int64 */
+            id: number;
+            /** @description The name they chatted under when banned. */
+            name: string;
+            reason?: string | null;
+        };
+        /** @description A message taken down by the creator: gone from every open chat and from history. */
+        ChatHidden: {
+            /**
+             * Format: int64
+             * @description This event's own SSE id.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description The message hidden.
+             */
+            message_id: number;
+        };
+        /** @description A message as every open chat shows it. Its text is plain text, never markup. */
+        ChatMessage: {
+            /**
+             * Format: int64
+             * @description Also the message's SSE id; increasing.
+             */
+            id: number;
+            /** @example night_owl */
+            name: string;
+            /**
+             * Format: int64
+             * @description Unix milliseconds.
+             */
+            sent_at: number;
+            /** @example hello from Lisbon */
+            text: string;
+        };
+        /** @description What the chat asks of everyone right now (sent on connect and on every change). */
+        ChatMode: {
+            /**
+             * Format: int32
+             * @description Viewers must have watched this many minutes before they chat; 0 is off.
+             */
+            established_minutes: number;
+            /**
+             * Format: int32
+             * @description One message per this many seconds per chatter; 0 is off.
+             */
+            slow_mode_secs: number;
+        };
+        /** @description A viewer's message. */
+        ChatPost: {
+            /**
+             * @description The display name: 3–32 letters, digits, `_` or `-`; not the creator's, not one another
+             *     chatter of this stream uses.
+             * @example night_owl
+             */
+            name: string;
+            /**
+             * @description 1–500 characters after trimming, no control characters.
+             * @example hello from Lisbon
+             */
+            text: string;
+            /**
+             * @description On a pay-per-view stream, the ticket that lets this viewer watch (only ticket holders
+             *     chat there).
+             */
+            ticket?: string | null;
+        };
+        /** @description A creator's chat settings. */
+        ChatSettings: {
+            /**
+             * @description Refused wherever they appear as whole words, in any letter case; at most 500 terms of
+             *     at most 64 characters.
+             */
+            blocked_terms?: string[];
+            /**
+             * Format: int32
+             * @description 0 (off) to 1440.
+             */
+            established_minutes?: number;
+            /**
+             * Format: int32
+             * @description 0 (off) to 3600.
+             */
+            slow_mode_secs?: number;
+        };
+        /** @description Where this viewer stands in the chat (sent on connect and when a moderator acts on them). */
+        ChatStanding: {
+            /** @enum {string} */
+            state: "welcome";
+        } | {
+            /** @enum {string} */
+            state: "timed_out";
+            /** Format: int64 */
+            until: number;
+        } | {
+            /** @enum {string} */
+            state: "banned";
+        };
         /** @description What a streamer earned from pay-per-view: confirmed payments minus refunds. */
         Earnings: {
             currency: string;
@@ -314,13 +607,19 @@ export interface components {
              * @description What a ticket costs, with `payment_required` and the other 402 kinds.
              */
             price_cents?: number | null;
+            /**
+             * Format: int64
+             * @description Seconds until the request may succeed, as in `Retry-After` (rate limits, slow mode,
+             *     timeouts, "established chatters only").
+             */
+            retry_after_s?: number | null;
         };
         /**
          * @description What went wrong, for programs: stable across releases (a new kind may be added, none is
          *     renamed). The HTTP status goes with it: see the backend's `ApiError`.
          * @enum {string}
          */
-        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "internal";
+        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "banned" | "timed_out" | "too_new" | "slow_mode" | "blocked_term" | "name_taken" | "internal";
         /** @description The acknowledgement of a call that answers nothing else (health, webhooks). */
         Health: {
             ok: boolean;
@@ -330,8 +629,26 @@ export interface components {
             /** @example alice */
             username: string;
         };
+        /** @description One moderation action, for the creator's log. */
+        ModerationEntry: {
+            /** @description `hide`, `timeout`, `ban`, `unban` or `settings`. */
+            action: string;
+            /**
+             * Format: int64
+             * @description Unix milliseconds.
+             */
+            at: number;
+            /** @description What was asked: a timeout's length, a ban's reason, the new settings. */
+            detail?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            message_id?: number | null;
+            /** @description The chatter acted on (absent for settings). */
+            name?: string | null;
+        };
         /** @enum {string} */
-        Payment: "awaiting" | "paid" | "refunded";
+        Payment: "awaiting" | "paid" | "refunded" | "forfeited";
         /** @description The answer to a publisher token request. */
         PublisherToken: {
             /**
@@ -444,6 +761,17 @@ export interface components {
             stream_id: number;
             username: string;
         };
+        /** @description A timeout of the chatter who wrote `message_id`. */
+        TimeoutRequest: {
+            /** Format: int64 */
+            message_id: number;
+            /**
+             * Format: int64
+             * @description 1 s to 14 days (1209600 s).
+             * @example 300
+             */
+            seconds: number;
+        };
         /** @description A publisher token request: going live, or rejoining the stream being carried on. */
         TokenRequest: {
             /**
@@ -526,6 +854,332 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    bans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatBan"][];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ban: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BanRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BanOutcome"];
+                };
+            };
+            /** @description `invalid` (`field`: `reason`) or not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such message in this streamer's chat */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payment_provider` or `livekit` failed; the ban holds, try the rest again */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unban: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ban */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Lifted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such ban in force */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    log: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description At most this many (1–200). */
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationEntry"][];
+                };
+            };
+            /** @description Malformed limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Hidden */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such message in this streamer's chat */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSettings"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatSettings"];
+            };
+        };
+        responses: {
+            /** @description As stored (terms trimmed, lower-cased, once each) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSettings"];
+                };
+            };
+            /** @description `invalid` (`field`: `slow_mode_secs`, `established_minutes` or `blocked_terms`) or not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    time_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Timed out until `until` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatStanding"];
+                };
+            };
+            /** @description `invalid` (`field`: `seconds`) or not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such message in this streamer's chat */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -788,6 +1442,191 @@ export interface operations {
             };
         };
     };
+    chat_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+                /** @description At most this many (1–200). */
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessage"][];
+                };
+            };
+            /** @description Malformed username or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatPost"];
+            };
+        };
+        responses: {
+            /** @description Stored and sent to every open chat */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessage"];
+                };
+            };
+            /** @description `invalid` (`field`: `name` or `text`) or a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A pay-per-view stream: only ticket holders chat */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned`, `timed_out` or `too_new` (see Retry-After) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `offline`, or `name_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `blocked_term`: nobody received it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `slow_mode` or `rate_limited`; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chat_events: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Resume after this event */
+                "Last-Event-ID"?: number | null;
+            };
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `message` (ChatMessage), `hidden` (ChatHidden), `mode` (ChatMode), `standing` (ChatStanding), `reset` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed username */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     earnings: {
         parameters: {
             query?: never;
@@ -1003,6 +1842,15 @@ export interface operations {
             };
             /** @description Pay-per-view: `payment_required` (with `price_cents`), `payment_pending` or `ticket_refunded` */
             402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `banned`: this browser or address is banned by the streamer (or its ticket was forfeited) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

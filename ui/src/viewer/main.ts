@@ -13,6 +13,7 @@ import {
 import { money } from "../money";
 import type { components } from "./api";
 import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
+import { mountChat } from "./chat";
 import { Scope, type OpenCounts } from "./scope";
 import { next, type Effect, type PageEvent, type Phase } from "./state";
 
@@ -32,6 +33,8 @@ declare global {
      * starting to watch finished (ms since navigation began). */
     onairViewer: {
       phase: () => Phase;
+      /** The chat's messages and this viewer's standing. */
+      chat: () => import("./chat-state").ChatState;
       open: () => OpenCounts;
       firstFrameAt: number | null;
       marks: Record<string, number>;
@@ -104,6 +107,7 @@ const SKELETON = `
     <h1 id="title"></h1>
     <p id="subtitle"></p>
   </div>
+  <aside id="chat" class="chat"></aside>
 </main>`;
 
 const app = document.getElementById("app") as HTMLElement;
@@ -112,6 +116,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const video = $<HTMLVideoElement>("video");
 
 const scope = new Scope();
+const chat = mountChat($("chat"), username, () => heldTicket.get());
 let phase: Phase = "loading";
 /** Bumped on every fresh start, so answers to an earlier attempt are ignored. */
 let generation = 0;
@@ -129,7 +134,7 @@ let pendingCheckout: string | null = null;
 /** What a ticket costs, once the backend said so. */
 let price: { cents: number; currency: string } | null = null;
 
-window.onairViewer = { phase: () => phase, open: () => scope.open(), firstFrameAt: null, marks: {} };
+window.onairViewer = { phase: () => phase, chat: () => chat.state(), open: () => scope.open(), firstFrameAt: null, marks: {} };
 const mark = (step: string) => (window.onairViewer.marks[step] ??= performance.now());
 mark("script");
 
@@ -324,7 +329,7 @@ async function fetchToken(gen: number): Promise<ViewerToken | null> {
         ...(ticket ? { headers: { "content-type": "application/json" }, body: JSON.stringify({ ticket }) } : {}),
       });
       if (response.ok) return (await response.json()) as ViewerToken;
-      const error = response.status === 402 || response.status === 409 ? ((await response.json().catch(() => ({}))) as ApiError).error : undefined;
+      const error = [402, 403, 409].includes(response.status) ? ((await response.json().catch(() => ({}))) as ApiError).error : undefined;
       if (gen !== generation) return null;
       if (response.status === 402) {
         if (error?.price_cents != null) price = { cents: error.price_cents, currency: error.currency ?? "usd" };
@@ -415,6 +420,7 @@ $("action").addEventListener("click", () => {
 window.addEventListener("pagehide", () => {
   leaveRoom();
   scope.closeAll();
+  chat.close();
 });
 
 const BADGE: Record<Phase, string> = {

@@ -55,4 +55,9 @@ describe("fetching the viewer token", () => {
     expect(decide(3, inUse)).toEqual({ action: "fail", failure: "in_use" });
     expect(decide(1, { kind: "http", status: 409, errorKind: "offline" })).toEqual({ action: "fail", failure: "offline" });
   });
+
+  it("never retries a viewer the creator banned, and says so", () => {
+    expect(decide(1, { kind: "http", status: 403, errorKind: "banned" })).toEqual({ action: "fail", failure: "banned" });
+    expect(failureMessage("banned")).toContain("banned");
+  });
 });

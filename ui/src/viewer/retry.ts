@@ -12,7 +12,7 @@ export type Outcome =
   | { kind: "network" };
 
 /** Why watching cannot start (yet). */
-export type Failure = "rate_limited" | "offline" | "not_found" | "network" | "server" | "in_use";
+export type Failure = "rate_limited" | "offline" | "not_found" | "network" | "server" | "in_use" | "banned";
 
 export type Decision =
   | { action: "done" }
@@ -26,6 +26,7 @@ export function classify(outcome: Outcome): Failure | null {
   // A ticket still held by this viewer's last page (a reload) is let go within moments.
   if (outcome.status === 409) return outcome.errorKind === "ticket_in_use" ? "in_use" : "offline";
   if (outcome.status === 404 || outcome.status === 400) return "not_found";
+  if (outcome.status === 403 && outcome.errorKind === "banned") return "banned";
   return "server";
 }
 
@@ -78,6 +79,8 @@ export function failureMessage(failure: Failure, retryInS?: number): string {
       return retryInS === undefined
         ? "Your ticket is being used to watch somewhere else (another tab or device). Close it there, then try again."
         : `Your ticket is still in use elsewhere.${again}`;
+    case "banned":
+      return "You are banned from this stream by its creator.";
     case "server":
       return retryInS === undefined
         ? "OnAir is having trouble right now. Try again in a moment."
