@@ -150,6 +150,7 @@ fn id_of(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
     security(("api_key" = [])),
     responses(
         (status = 204, description = "Hidden"),
+        (status = 400, body = ErrorBody, description = "`bad_request`: the id is not a 64-bit whole number"),
         (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
         (status = 404, body = ErrorBody, description = "No such message in this streamer's chat"),
     )
@@ -234,6 +235,7 @@ pub async fn bans(
     security(("api_key" = [])),
     responses(
         (status = 204, description = "Lifted"),
+        (status = 400, body = ErrorBody, description = "`bad_request`: the id is not a 64-bit whole number"),
         (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
         (status = 404, body = ErrorBody, description = "No such ban in force"),
     )

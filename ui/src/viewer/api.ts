@@ -960,6 +960,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `bad_request`: the id is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Missing or wrong API key */
             401: {
                 headers: {
@@ -1038,6 +1047,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `bad_request`: the id is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Missing or wrong API key */
             401: {
