@@ -54,6 +54,7 @@ impl Desktop {
                 &native_port.to_string(),
             ])
             .env("ONAIR_TEST_HOOKS", "1")
+            .env("ONAIR_TEST_TRAY_FILE", dir.path().join("tray.json"))
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .env("RUST_LOG", "info")
             .envs(extra_env.iter().copied())
@@ -154,7 +155,16 @@ impl Desktop {
             }
         })
         .await
-        .with_context(|| format!("waiting for {what}"))?;
+        .with_context(|| {
+            // The app's last words say whether the window died or was busy.
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!(
+                "waiting for {what}; the app's log ends:\n{}",
+                tail.join("\n")
+            )
+        })?;
         Ok(started.elapsed())
     }
 
@@ -190,7 +200,15 @@ impl Desktop {
         Ok(())
     }
 
+    /// Clicks `css`, scrolled into view first as a person would (WebKitWebDriver does not
+    /// scroll inside an overflowing column by itself).
     pub async fn click(&self, css: &str) -> Result<()> {
+        self.client()
+            .execute(
+                "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'})",
+                vec![json!(css)],
+            )
+            .await?;
         self.client().find(Locator::Css(css)).await?.click().await?;
         Ok(())
     }
@@ -289,6 +307,13 @@ impl Desktop {
             .lines()
             .filter(|l| l.contains(&needle))
             .count())
+    }
+
+    /// What the tray shows, as the app last applied it (readable with the window closed).
+    pub fn tray_recorded(&self) -> Result<Value> {
+        let path = self.dir.path().join("tray.json");
+        let json = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(serde_json::from_slice(&json)?)
     }
 
     /// What the app logged so far.

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod browser;
+pub mod chatter;
 pub mod desktop;
 pub mod harness;
 pub mod publisher;

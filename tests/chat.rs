@@ -7,66 +7,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use onair_e2e::backend::Stack;
+use onair_e2e::chatter::Chatter;
 use onair_e2e::harness::JsonProcess;
 use serde_json::{json, Value};
 
 const STREAMER: &str = "dana";
 const WATCH: Duration = Duration::from_secs(60);
 
-/// A viewer's browser: its device cookie (set by the backend's first answer) and address.
-struct Browser {
-    http: reqwest::Client,
-    cookie: Option<String>,
-    address: &'static str,
-}
-
-impl Browser {
-    fn at(address: &'static str) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            cookie: None,
-            address,
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
-        let mut request = request.header("x-forwarded-for", self.address);
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let response = request.send().await?;
-        if let Some(set) = response.headers().get("set-cookie") {
-            self.cookie = set.to_str()?.split(';').next().map(str::to_owned);
-        }
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
-    }
-
-    async fn viewer_token(&mut self, stack: &Stack) -> Result<(u16, Value)> {
-        let url = stack
-            .backend
-            .url(&format!("/api/streams/{STREAMER}/viewer-token"));
-        let request = self.http.post(url);
-        self.send(request).await
-    }
-
-    async fn say(&mut self, stack: &Stack, name: &str, text: &str) -> Result<i64> {
-        let url = stack.backend.url(&format!("/api/streams/{STREAMER}/chat"));
-        let request = self
-            .http
-            .post(url)
-            .json(&json!({"name": name, "text": text}));
-        let (status, body) = self.send(request).await?;
-        ensure!(status == 201, "posting: {status} {body}");
-        body["id"].as_i64().context("message id")
-    }
-}
-
 /// Joins with the browser's token as a Python viewer; answers the viewer and its identity
 /// once LiveKit lists it.
-async fn watch(stack: &Stack, browser: &mut Browser) -> Result<(JsonProcess, String, String)> {
-    let (status, token) = browser.viewer_token(stack).await?;
-    ensure!(status == 200, "viewer token: {status} {token}");
+async fn watch(stack: &Stack, browser: &Chatter) -> Result<(JsonProcess, String, String)> {
+    let answer = browser.viewer_token(stack).await?;
+    ensure!(answer.status == 200, "viewer token: {answer:?}");
+    let token = answer.body;
     let identity = token["identity"].as_str().context("identity")?.to_owned();
     let jwt = token["token"].as_str().context("token")?.to_owned();
     let viewer = JsonProcess::viewer_with_token(&stack.livekit.url(), &jwt, WATCH)?;
@@ -100,10 +53,10 @@ async fn a_ban_removes_the_viewer_from_the_stream_and_an_older_token_cannot_brin
     .await?;
     let _creator = stack.go_live(STREAMER, "Moderated").await?;
 
-    let mut troll = Browser::at("203.0.113.66");
-    let (_viewer, identity, old_token) = watch(&stack, &mut troll).await?;
-    let mut bystander = Browser::at("203.0.113.7");
-    let (_other, other_identity, _) = watch(&stack, &mut bystander).await?;
+    let troll = Chatter::at("203.0.113.66", STREAMER);
+    let (_viewer, identity, old_token) = watch(&stack, &troll).await?;
+    let bystander = Chatter::at("203.0.113.7", STREAMER);
+    let (_other, other_identity, _) = watch(&stack, &bystander).await?;
     let message = troll.say(&stack, "troll", "buy followers").await?;
 
     let started = Instant::now();
@@ -129,11 +82,11 @@ async fn a_ban_removes_the_viewer_from_the_stream_and_an_older_token_cannot_brin
     );
 
     // A fresh cookie from the same address gets no token.
-    let mut cleared = Browser::at("203.0.113.66");
-    let (status, body) = cleared.viewer_token(&stack).await?;
+    let cleared = Chatter::at("203.0.113.66", STREAMER);
+    let answer = cleared.viewer_token(&stack).await?;
     ensure!(
-        status == 403 && body["error"]["kind"] == "banned",
-        "{status} {body}"
+        answer.status == 403 && answer.kind() == Some("banned"),
+        "{answer:?}"
     );
 
     // The token issued before the ban still lets LiveKit admit them: the join webhook throws

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context, Result};
 use onair_e2e::backend::Stack;
 use onair_e2e::browser::Browser;
+use onair_e2e::chatter::Chatter;
 use onair_e2e::harness::{abandon_join, retry_for, JsonProcess, StripeMock};
 use onair_server::payments::stripe_signature;
 use onair_server::Payments;
@@ -391,6 +392,101 @@ async fn earnings_of_two_paid_viewers_are_twice_the_price_survive_a_restart_and_
     // A second refund: nothing to refund.
     let (status, _) = p.refund(&first).await?;
     assert_eq!(status, 409);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_banned_paying_viewer_is_refunded_through_stripe_or_forfeits_and_their_ticket_admits_nobody(
+) -> Result<()> {
+    let (p, _creator) = live_at_4_99().await?;
+    // Two paying viewers who chat (loopback: each ban takes their device only).
+    let mut viewers = Vec::new();
+    for (n, name) in ["refunded_fan", "forfeit_fan"].into_iter().enumerate() {
+        let chatter = Chatter::at("127.0.0.1", STREAMER);
+        let ticket = chatter.buy_ticket(&p.stack).await?;
+        ensure!(ticket.status == 201, "{ticket:?}");
+        let id = ticket.body["id"].as_str().context("ticket id")?.to_owned();
+        let status = p
+            .stripe_webhook(
+                &format!("evt_ban_{n}"),
+                &id,
+                Some((WEBHOOK_SECRET, unix_s())),
+            )
+            .await?;
+        ensure!(status == 200, "the signed webhook answered {status}");
+        let token = chatter.viewer_token(&p.stack).await?;
+        ensure!(token.status == 200, "{token:?}");
+        let message = chatter.say(&p.stack, name, "first!").await?;
+        viewers.push((chatter, id, message));
+    }
+    // Without a ticket, nobody chats beside the paywall.
+    let outsider = Chatter::at("127.0.0.1", STREAMER);
+    let refused = outsider.post(&p.stack, "outsider", "let me in").await?;
+    ensure!(refused.status == 402, "{refused:?}");
+    assert_eq!(p.earnings().await?["total_cents"], 998);
+
+    let ban = |message: i64, refund: bool| {
+        p.send(
+            p.http
+                .post(p.url("/api/chat/bans"))
+                .bearer_auth(&p.stack.key)
+                .json(&json!({"message_id": message, "refund": refund})),
+        )
+    };
+    // Refunded: through Stripe, the price leaves the earnings, the ticket admits nobody.
+    let (chatter, ticket, message) = &viewers[0];
+    let (status, outcome) = ban(*message, true).await?;
+    assert_eq!(status, 201, "{outcome}");
+    assert_eq!(
+        (
+            outcome["refunded_tickets"].as_u64(),
+            outcome["forfeited_tickets"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{outcome}"
+    );
+    let earnings = p.earnings().await?;
+    assert_eq!(earnings["total_cents"], 499, "{earnings}");
+    assert_eq!(earnings["streams"][0]["refunded_tickets"], 1, "{earnings}");
+    assert_eq!(p.ticket(ticket).await?["payment"], "refunded");
+    let again = chatter.viewer_token(&p.stack).await?;
+    assert_eq!(
+        (again.status, again.kind()),
+        (403, Some("banned")),
+        "{again:?}"
+    );
+    let (status, body) = p.viewer_token(Some(ticket)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (402, Some("ticket_refunded")),
+        "the refunded ticket in another browser"
+    );
+
+    // Forfeited: the price stays earned, the ticket admits nobody, in any browser.
+    let (chatter, ticket, message) = &viewers[1];
+    let (status, outcome) = ban(*message, false).await?;
+    assert_eq!(status, 201, "{outcome}");
+    assert_eq!(
+        (
+            outcome["refunded_tickets"].as_u64(),
+            outcome["forfeited_tickets"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{outcome}"
+    );
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+    let again = chatter.viewer_token(&p.stack).await?;
+    assert_eq!(
+        (again.status, again.kind()),
+        (403, Some("banned")),
+        "{again:?}"
+    );
+    let (status, body) = p.viewer_token(Some(ticket)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (403, Some("banned")),
+        "the forfeited ticket in another browser: {body}"
+    );
     Ok(())
 }
 

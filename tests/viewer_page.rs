@@ -274,3 +274,101 @@ async fn the_eleventh_token_request_in_a_minute_shows_the_rate_limit_message_and
     assert_eq!(creator.finish(WAIT).await?, 0);
     Ok(())
 }
+
+/// Types `text` as `name` into the page's chat and sends it, as a viewer would.
+async fn chat_say(page: &Page<'_>, name: &str, text: &str) -> Result<()> {
+    page.eval(&format!(
+        "(() => {{ const n = document.getElementById('chat-name'); n.value = {name}; \
+         const t = document.getElementById('chat-text'); t.value = {text}; \
+         document.getElementById('chat-send').click(); return true; }})()",
+        name = serde_json::to_string(name)?,
+        text = serde_json::to_string(text)?,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The id of the newest message the page shows with `text`.
+async fn shown_message(page: &Page<'_>, text: &str, limit: Duration) -> Result<i64> {
+    let id = page
+        .wait(
+            &format!(
+                "[...document.querySelectorAll('#chat-messages li')].reverse() \
+                 .find(li => li.querySelector('.chat-said').textContent === {})?.dataset.id",
+                serde_json::to_string(text)?
+            ),
+            limit,
+        )
+        .await?;
+    Ok(id.as_str().unwrap_or("").parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_shows_each_message_on_every_page_as_text_keeps_history_and_a_ban_reaches_the_page(
+) -> Result<()> {
+    let _alone = ALONE.lock().await;
+    let s = Stack::start("dana").await?;
+    let browser = Browser::launch().await?;
+    let _creator = s.go_live("dana", "Q&A").await?;
+    let a = open(&browser, &s, "/live/dana", DESKTOP).await?;
+    let b = open(&browser, &s, "/live/dana", DESKTOP).await?;
+    for page in [&a, &b] {
+        page.wait_state("live", WAIT).await?;
+    }
+
+    let raw = "hi <script>window.owned = 1</script><b>bold</b>";
+    let sent = Instant::now();
+    chat_say(&a, "ann", raw).await?;
+    let id = shown_message(&b, raw, Duration::from_secs(5)).await?;
+    println!(
+        "page A sends → page B shows it: {} ms",
+        sent.elapsed().as_millis()
+    );
+    for page in [&a, &b] {
+        shown_message(page, raw, WAIT).await?;
+        let markup = page
+            .eval(
+                "document.querySelectorAll('#chat-messages script, #chat-messages b').length \
+                 + (window.owned === undefined ? 0 : 100)",
+            )
+            .await?;
+        assert_eq!(markup, 0, "the message ran or rendered as markup");
+    }
+    let phone = open(&browser, &s, "/live/dana", PHONE).await?;
+    phone.wait_state("live", WAIT).await?;
+    shown_message(&phone, raw, WAIT).await?;
+    b.screenshot("viewer-chat-desktop").await?;
+    phone.screenshot("viewer-chat-phone").await?;
+    phone.close().await?;
+
+    // History: B reloads and still has it.
+    b.goto(&s.backend.url("/live/dana")).await?;
+    b.wait_state("live", WAIT).await?;
+    assert_eq!(shown_message(&b, raw, WAIT).await?, id);
+
+    // A ban of A (behind 127.0.0.1: the device only) reaches A's page; B goes on.
+    let http = reqwest::Client::new();
+    let banned = http
+        .post(s.backend.url("/api/chat/bans"))
+        .bearer_auth(&s.key)
+        .json(&serde_json::json!({"message_id": id}))
+        .send()
+        .await?;
+    ensure!(banned.status() == 201, "ban: {}", banned.status());
+    a.wait(
+        "document.getElementById('chat').dataset.standing === 'banned'",
+        Duration::from_secs(5),
+    )
+    .await?;
+    let said = a.text("chat-status").await?;
+    assert!(said.contains("banned"), "{said}");
+    chat_say(&b, "bea", "still here").await?;
+    shown_message(&b, "still here", Duration::from_secs(5)).await?;
+    assert_eq!(
+        b.eval("document.getElementById('app').dataset.state")
+            .await?,
+        "live"
+    );
+    a.screenshot("viewer-chat-banned").await?;
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! (`ui/src/bindings.ts`, committed). A test fails when the committed file is out of date;
 //! `ONAIR_WRITE_BINDINGS=1 cargo test -p onair-studio bindings` rewrites it.
 
-use onair_app::StudioView;
+use onair_app::{ChatPanelView, StudioView};
 use serde::{Deserialize, Serialize};
 use tauri_specta::{collect_commands, collect_events, Builder};
 
@@ -11,6 +11,10 @@ use crate::commands;
 /// The whole view, sent on every change.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct StudioUpdated(pub StudioView);
+
+/// The chat panel, sent when the chat changes.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct ChatUpdated(pub ChatPanelView);
 
 pub fn builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
@@ -27,11 +31,21 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::reconnect_now,
             commands::set_preview,
             commands::mic_level,
+            commands::chat_view,
+            commands::chat_seen,
+            commands::hide_message,
+            commands::time_out,
+            commands::ban,
+            commands::bans,
+            commands::unban,
+            commands::chat_settings,
+            commands::save_chat_settings,
+            commands::moderation_log,
             commands::tray_state,
             commands::tray_click,
             commands::close_window,
         ])
-        .events(collect_events![StudioUpdated])
+        .events(collect_events![StudioUpdated, ChatUpdated])
 }
 
 #[cfg(test)]

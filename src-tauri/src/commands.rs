@@ -3,8 +3,8 @@
 
 use onair_app::view::ReportView;
 use onair_app::{
-    Account, DeviceList, ErrorKind, MicLevel, PreviewChoice, Studio, StudioSettings, StudioView,
-    TrayModel, UiError,
+    Account, BanOutcomeView, BanView, ChatPanelView, ChatSettings, DeviceList, ErrorKind, MicLevel,
+    ModerationView, PreviewChoice, Studio, StudioSettings, StudioView, TrayModel, UiError,
 };
 use tauri::{AppHandle, State};
 
@@ -92,6 +92,80 @@ pub async fn set_preview(
 #[specta::specta]
 pub fn mic_level(studio: State<'_, Studio>) -> Option<MicLevel> {
     studio.mic_level()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_view(studio: State<'_, Studio>) -> ChatPanelView {
+    studio.chat()
+}
+
+/// The creator has seen the chat panel's messages (the window is shown and the panel read).
+#[tauri::command]
+#[specta::specta]
+pub fn chat_seen(studio: State<'_, Studio>) {
+    studio.chat_seen();
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn hide_message(studio: State<'_, Studio>, message_id: f64) -> Result<(), UiError> {
+    studio.hide_message(message_id).await
+}
+
+/// Answers until when the chatter is timed out (Unix ms).
+#[tauri::command]
+#[specta::specta]
+pub async fn time_out(
+    studio: State<'_, Studio>,
+    message_id: f64,
+    seconds: u32,
+) -> Result<f64, UiError> {
+    studio.time_out(message_id, seconds).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ban(
+    studio: State<'_, Studio>,
+    message_id: f64,
+    refund: bool,
+    reason: Option<String>,
+) -> Result<BanOutcomeView, UiError> {
+    studio.ban(message_id, refund, reason).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn bans(studio: State<'_, Studio>) -> Result<Vec<BanView>, UiError> {
+    studio.bans().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unban(studio: State<'_, Studio>, ban_id: f64) -> Result<(), UiError> {
+    studio.unban(ban_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_settings(studio: State<'_, Studio>) -> Result<ChatSettings, UiError> {
+    studio.chat_settings().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn save_chat_settings(
+    studio: State<'_, Studio>,
+    settings: ChatSettings,
+) -> Result<ChatSettings, UiError> {
+    studio.save_chat_settings(settings).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn moderation_log(studio: State<'_, Studio>) -> Result<Vec<ModerationView>, UiError> {
+    studio.moderation_log().await
 }
 
 fn test_hooks() -> Result<(), UiError> {

@@ -178,6 +178,15 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    let mut chat = studio.subscribe_chat();
+    let app_for_chat = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        while chat.changed().await.is_ok() {
+            let panel = chat.borrow_and_update().clone();
+            let _ = bindings::ChatUpdated(panel).emit(&app_for_chat);
+        }
+    });
+
     let app_for_signals = handle.clone();
     tauri::async_runtime::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};

@@ -105,6 +105,7 @@ impl Tray {
     }
 
     fn apply(&self, model: &TrayModel) {
+        record_for_tests(model);
         let results = [
             self.go_live.set_enabled(model.go_live_enabled),
             self.end.set_enabled(model.end_enabled),
@@ -119,6 +120,28 @@ impl Tray {
         for err in results.into_iter().filter_map(Result::err) {
             tracing::warn!("tray update failed: {err}");
         }
+    }
+}
+
+/// With test hooks on, writes each model applied to `ONAIR_TEST_TRAY_FILE`: with the window
+/// closed no page is left to ask `tray_state`, and CI has no tray host to look at.
+fn record_for_tests(model: &TrayModel) {
+    static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let hooks = std::env::var_os("ONAIR_TEST_HOOKS").is_some_and(|v| v == "1");
+        hooks
+            .then(|| std::env::var_os("ONAIR_TEST_TRAY_FILE").map(Into::into))
+            .flatten()
+    });
+    let Some(path) = file else { return };
+    // Written aside and renamed: a reader never sees half a file.
+    let aside = path.with_extension("writing");
+    let written = serde_json::to_vec(model)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(&aside, json))
+        .and_then(|()| std::fs::rename(&aside, path));
+    if let Err(err) = written {
+        tracing::warn!(%err, "cannot record the tray for tests");
     }
 }
 

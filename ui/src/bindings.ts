@@ -25,6 +25,18 @@ export const commands = {
 	setPreview: (choice: PreviewChoice | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("set_preview", { choice })),
 	/**  The meter's reading now (the window asks ten times a second while shown). */
 	micLevel: () => __TAURI_INVOKE<MicLevel | null>("mic_level"),
+	chatView: () => __TAURI_INVOKE<ChatPanelView>("chat_view"),
+	/**  The creator has seen the chat panel's messages (the window is shown and the panel read). */
+	chatSeen: () => __TAURI_INVOKE<void>("chat_seen"),
+	hideMessage: (messageId: number | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("hide_message", { messageId })),
+	/**  Answers until when the chatter is timed out (Unix ms). */
+	timeOut: (messageId: number | null, seconds: number) => typedError<number | null, UiError_Serialize>(__TAURI_INVOKE("time_out", { messageId, seconds })),
+	ban: (messageId: number | null, refund: boolean, reason: string | null) => typedError<BanOutcomeView_Serialize, UiError_Serialize>(__TAURI_INVOKE("ban", { messageId, refund, reason })),
+	bans: () => typedError<BanView_Serialize[], UiError_Serialize>(__TAURI_INVOKE("bans")),
+	unban: (banId: number | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("unban", { banId })),
+	chatSettings: () => typedError<ChatSettings_Serialize, UiError_Serialize>(__TAURI_INVOKE("chat_settings")),
+	saveChatSettings: (settings: ChatSettings_Deserialize) => typedError<ChatSettings_Serialize, UiError_Serialize>(__TAURI_INVOKE("save_chat_settings", { settings })),
+	moderationLog: () => typedError<ModerationView_Serialize[], UiError_Serialize>(__TAURI_INVOKE("moderation_log")),
 	/**  For tests (CI has no tray host to look at): what the tray shows now. */
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),
 	/**  For tests: activates a tray menu item exactly as a click on it would. */
@@ -35,6 +47,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	chatUpdated: makeEvent<ChatUpdated, ChatUpdated>("chat-updated"),
 	studioUpdated: makeEvent<StudioUpdated_Serialize, StudioUpdated_Deserialize>("studio-updated"),
 };
 
@@ -55,6 +68,107 @@ export type AudioChoice = { kind: "off" } |
 { kind: "tone" } | 
 /**  `id` from the device list. */
 { kind: "microphone"; id: string };
+
+/**  What a ban did. */
+export type BanOutcomeView = BanOutcomeView_Serialize | BanOutcomeView_Deserialize;
+
+/**  What a ban did. */
+export type BanOutcomeView_Deserialize = {
+	ban: BanView_Deserialize,
+	/**  Viewers removed from the stream. */
+	removed_viewers: number,
+	refunded_tickets: number,
+	forfeited_tickets: number,
+};
+
+/**  What a ban did. */
+export type BanOutcomeView_Serialize = {
+	ban: BanView_Serialize,
+	/**  Viewers removed from the stream. */
+	removed_viewers: number,
+	refunded_tickets: number,
+	forfeited_tickets: number,
+};
+
+export type BanView = BanView_Serialize | BanView_Deserialize;
+
+export type BanView_Deserialize = {
+	id: number | null,
+	name: string,
+	banned_at_ms: number | null,
+	/**  The address was banned too (not for viewers behind a shared or trusted address). */
+	address: boolean,
+	reason?: string | null,
+};
+
+export type BanView_Serialize = {
+	id: number | null,
+	name: string,
+	banned_at_ms: number | null,
+	/**  The address was banned too (not for viewers behind a shared or trusted address). */
+	address: boolean,
+	reason: string | null,
+};
+
+export type ChatLineView = {
+	id: number | null,
+	name: string,
+	/**  Plain text: the window sets it as text, never as markup. */
+	text: string,
+	sent_at_ms: number | null,
+};
+
+/**  The chat panel. */
+export type ChatPanelView = {
+	/**
+	 *  Following a stream's chat: from Go Live until the stream ends (the last messages stay
+	 *  shown after it).
+	 */
+	open: boolean,
+	/**  Oldest first. */
+	lines: ChatLineView[],
+	/**  Messages that arrived since the creator last looked at the panel. */
+	unread: number,
+	/**
+	 *  The connection to the chat is down and being restored; messages sent meanwhile arrive
+	 *  when it is back.
+	 */
+	stale: boolean,
+	slow_mode_secs: number,
+	established_minutes: number,
+};
+
+/**  A creator's chat settings. */
+export type ChatSettings = ChatSettings_Serialize | ChatSettings_Deserialize;
+
+/**  A creator's chat settings. */
+export type ChatSettings_Deserialize = {
+	/**  0 (off) to 3600. */
+	slow_mode_secs?: number,
+	/**  0 (off) to 1440. */
+	established_minutes?: number,
+	/**
+	 *  Refused wherever they appear as whole words, in any letter case; at most 500 terms of
+	 *  at most 64 characters.
+	 */
+	blocked_terms?: string[],
+};
+
+/**  A creator's chat settings. */
+export type ChatSettings_Serialize = {
+	/**  0 (off) to 3600. */
+	slow_mode_secs: number,
+	/**  0 (off) to 1440. */
+	established_minutes: number,
+	/**
+	 *  Refused wherever they appear as whole words, in any letter case; at most 500 terms of
+	 *  at most 64 characters.
+	 */
+	blocked_terms: string[],
+};
+
+/**  The chat panel, sent when the chat changes. */
+export type ChatUpdated = ChatPanelView;
 
 /**  What can go on air besides the test pattern and the tone. */
 export type DeviceList = {
@@ -122,6 +236,31 @@ export type ErrorKind =
 export type MicLevel = {
 	rms_dbfs: number | null,
 	peak_dbfs: number | null,
+};
+
+/**  One line of the moderation log. */
+export type ModerationView = ModerationView_Serialize | ModerationView_Deserialize;
+
+/**  One line of the moderation log. */
+export type ModerationView_Deserialize = {
+	id: number | null,
+	/**  `hide`, `timeout`, `ban`, `unban`, `settings`. */
+	action: string,
+	name?: string | null,
+	message_id?: number | null,
+	detail?: string | null,
+	at_ms: number | null,
+};
+
+/**  One line of the moderation log. */
+export type ModerationView_Serialize = {
+	id: number | null,
+	/**  `hide`, `timeout`, `ban`, `unban`, `settings`. */
+	action: string,
+	name: string | null,
+	message_id: number | null,
+	detail: string | null,
+	at_ms: number | null,
 };
 
 export type NoticeView = {
@@ -228,6 +367,8 @@ export type StudioView_Deserialize = {
 	/**  Unix ms when the stream went live. */
 	live_since_ms?: number | null,
 	viewers?: ViewersView_Deserialize | null,
+	/**  Chat messages the creator has not seen yet (the chat itself is its own event). */
+	chat_unread: number,
 	timeline: TimelineEntry[],
 	stats?: StatsView_Deserialize | null,
 	notices: NoticeView[],
@@ -255,6 +396,8 @@ export type StudioView_Serialize = {
 	/**  Unix ms when the stream went live. */
 	live_since_ms: number | null,
 	viewers: ViewersView_Serialize | null,
+	/**  Chat messages the creator has not seen yet (the chat itself is its own event). */
+	chat_unread: number,
 	timeline: TimelineEntry[],
 	stats: StatsView_Serialize | null,
 	notices: NoticeView[],

@@ -1,6 +1,7 @@
 // The studio window. It renders the one StudioView the app sends on every change and calls
 // the generated commands; it holds no stream state of its own.
 import { money } from "./money";
+import { CHAT_CARD, startChat } from "./chat-panel";
 import { convertFileSrc } from "@tauri-apps/api/core";
 import {
   commands,
@@ -71,6 +72,7 @@ const SKELETON = `
         <div id="earnings" class="big" data-total-cents=""></div>
         <div id="earnings-latest" class="note"></div>
       </div>
+      ${CHAT_CARD}
       <div class="card"><div class="label">Going live</div><ol id="timeline" class="steps"></ol></div>
       <div class="card"><div class="label">Stream health</div><dl id="stats" class="stats"></dl></div>
       <div class="card" id="notices-card" hidden><div class="label">What happened</div><ul id="notices"></ul></div>
@@ -415,6 +417,7 @@ async function start() {
   });
   await events.studioUpdated.listen((event) => render(event.payload));
   render(await commands.studioView());
+  await startChat(() => !!view?.account);
   const settings = await commands.getSettings();
   fillForm(settings);
   await checkFields();

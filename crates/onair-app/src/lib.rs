@@ -3,6 +3,7 @@
 //! [`StudioView`] the window renders, and the [`TrayModel`] the tray projects. The desktop
 //! shell (`src-tauri`) only forwards commands here and renders what comes back.
 
+pub mod chat;
 pub mod devices;
 pub mod error;
 pub mod keys;
@@ -11,6 +12,9 @@ pub mod studio;
 pub mod tray;
 pub mod view;
 
+pub use chat::{
+    BanOutcomeView, BanView, ChatLineView, ChatPanelView, ChatSettings, ModerationView,
+};
 pub use devices::{DeviceList, DeviceOption};
 pub use error::{Action, ErrorKind, UiError};
 pub use keys::{KeyStore, OsKeyring};

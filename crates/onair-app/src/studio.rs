@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+mod chat;
 mod mirror;
 
 use crate::devices::{list_devices, DeviceList};
@@ -45,6 +46,9 @@ struct Inner {
     view: watch::Sender<StudioView>,
     /// The task that mirrors the session into the view.
     mirror: Mutex<Option<CancellationToken>>,
+    /// The stream's chat while live, and what the chat panel shows (kept after the stream).
+    chat: Mutex<Option<onair_client::ChatSubscription>>,
+    chat_view: watch::Sender<crate::chat::ChatPanelView>,
     tasks: TaskTracker,
     /// The window's preview: fed by the live session's sources, or offline by the stage's.
     preview: PreviewTap,
@@ -135,6 +139,8 @@ impl Studio {
                 stage: tokio::sync::Mutex::new(Stage::offline()),
                 view: watch::Sender::new(view),
                 mirror: Mutex::new(None),
+                chat: Mutex::new(None),
+                chat_view: watch::Sender::new(crate::chat::ChatPanelView::default()),
                 tasks: TaskTracker::new(),
                 preview: PreviewTap::default(),
                 engine: Mutex::new(onair_livekit::LoadOptions::default()),
@@ -430,6 +436,7 @@ impl Studio {
         if let Some(mirror) = lock(&self.inner.mirror).take() {
             mirror.cancel();
         }
+        self.close_chat().await;
         let view = ReportView::from(&report);
         tracing::info!(
             total_ms = view.total_ms,
@@ -498,6 +505,7 @@ impl Studio {
         if let Some(mirror) = lock(&self.inner.mirror).take() {
             mirror.cancel();
         }
+        self.close_chat().await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.inner.tasks.wait()).await;
         ended
     }

@@ -49,6 +49,12 @@ pub fn tray_model(view: &StudioView, now_ms: f64) -> TrayModel {
         Phase::Reconnecting { .. } => "Reconnecting…".to_owned(),
         Phase::Ending => "Ending…".to_owned(),
     };
+    // With the window closed, the tray is where the creator learns someone wrote.
+    let status = match view.chat_unread {
+        0 => status,
+        1 => format!("{status} · 1 new chat message"),
+        n => format!("{status} · {n} new chat messages"),
+    };
     TrayModel {
         go_live_enabled: signed_in && view.phase == Phase::Offline,
         end_enabled: view.phase.is_active(),
@@ -120,6 +126,23 @@ mod tests {
             tray_model(&view, 3_600_000.0).status,
             "Live · 1 viewer (not current) · 01:00:00"
         );
+    }
+
+    #[test]
+    fn unread_chat_is_counted_on_the_status_line_until_seen() {
+        let mut view = signed_in(Phase::Live);
+        view.live_since_ms = Some(0.0);
+        view.chat_unread = 3;
+        assert_eq!(
+            tray_model(&view, 61_000.0).status,
+            "Live · viewers unknown · 00:01:01 · 3 new chat messages"
+        );
+        view.chat_unread = 1;
+        assert!(tray_model(&view, 0.0)
+            .status
+            .ends_with(" · 1 new chat message"));
+        view.chat_unread = 0;
+        assert!(!tray_model(&view, 0.0).status.contains("chat"));
     }
 
     #[test]

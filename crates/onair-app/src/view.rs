@@ -151,6 +151,8 @@ pub struct StudioView {
     /// Unix ms when the stream went live.
     pub live_since_ms: Option<f64>,
     pub viewers: Option<ViewersView>,
+    /// Chat messages the creator has not seen yet (the chat itself is its own event).
+    pub chat_unread: u32,
     pub timeline: Vec<TimelineEntry>,
     pub stats: Option<StatsView>,
     pub notices: Vec<NoticeView>,
@@ -221,6 +223,7 @@ impl Default for StudioView {
             generation: 0,
             live_since_ms: None,
             viewers: None,
+            chat_unread: 0,
             timeline: Vec::new(),
             stats: None,
             notices: Vec::new(),

@@ -152,7 +152,9 @@ async fn run(
 ) {
     let mut delays = backoff.build();
     let mut last_event_id: Option<String> = None;
-    let mut first = true;
+    // Until the first connection's `ready`, messages are history: not unread. Later
+    // connections resume after the last event seen, so what they bring was missed: unread.
+    let mut history = true;
     loop {
         let mut request = http.get(&url).header("accept", "text/event-stream");
         if let Some(id) = &last_event_id {
@@ -164,13 +166,7 @@ async fn run(
         };
         match connected.and_then(|r| r.error_for_status()) {
             Ok(response) => {
-                view.send_modify(|v| {
-                    v.stale_since = None;
-                    // The first connection's backlog is history, not news.
-                    if first {
-                        v.unread = 0;
-                    }
-                });
+                view.send_modify(|v| v.stale_since = None);
                 delays = backoff.build();
                 let mut events = response.bytes_stream().eventsource();
                 loop {
@@ -183,6 +179,9 @@ async fn run(
                             if !event.id.is_empty() {
                                 last_event_id = Some(event.id.clone());
                             }
+                            if event.event == "ready" {
+                                history = false;
+                            }
                             let mut failed = None;
                             view.send_if_modified(|v| {
                                 let before = v.unread;
@@ -191,7 +190,7 @@ async fn run(
                                         failed = Some(err);
                                         false
                                     });
-                                if first && event.event == "message" {
+                                if history {
                                     v.unread = before;
                                 }
                                 changed
@@ -210,7 +209,7 @@ async fn run(
                         }
                     }
                 }
-                first = false;
+                history = false;
             }
             Err(err) => tracing::info!(%err, "cannot reach the chat"),
         }

@@ -2,10 +2,13 @@
 //!   1. webhook received → viewer count delivered to an SSE subscriber, p50/p99;
 //!   2. token endpoint requests per second with wrk (limit raised by config);
 //!   3. resident memory with 10,000 idle SSE subscribers;
-//!   4. pay-per-view: ticket check → viewer token (a paid ticket bound and reserved), p50/p99.
+//!   4. pay-per-view: ticket check → viewer token (a paid ticket bound and reserved), p50/p99;
+//!   5. chat: a message posted → delivered to every one of 1,000 chat subscribers, p50/p99;
+//!      messages per second one backend takes in and fans out to them; RSS per subscriber.
 //!
 //! `cargo bench -p onair-server --bench backend`; ONAIR_BENCH_WEBHOOKS (default 1000),
-//! ONAIR_BENCH_SUBSCRIBERS (default 10000), ONAIR_BENCH_WRK_SECS (default 10) change sizes.
+//! ONAIR_BENCH_SUBSCRIBERS (default 10000), ONAIR_BENCH_WRK_SECS (default 10),
+//! ONAIR_BENCH_CHATTERS (default 1000), ONAIR_BENCH_CHAT_MESSAGES (default 200) change sizes.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,6 +37,8 @@ struct Server {
     key: String,
     /// Streamer `ppv`'s key: its stream is pay-per-view.
     ppv_key: String,
+    /// Streamer `chat`'s key: its chat is measured.
+    chat_key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -65,6 +70,7 @@ async fn start_server() -> Result<Server> {
         ("LIVEKIT_API_SECRET", LK_SECRET.into()),
         ("LIVEKIT_URL", format!("ws://127.0.0.1:{dead_livekit}")),
         ("ONAIR_RATE_LIMIT", "1000000000".into()),
+        ("ONAIR_CHAT_RATE_LIMIT", "1000000000".into()),
         ("ONAIR_RECONCILE_SECS", "3600".into()),
         ("ONAIR_LOG", "warn".into()),
     ];
@@ -80,6 +86,7 @@ async fn start_server() -> Result<Server> {
     };
     let key = add("bench")?;
     let ppv_key = add("ppv")?;
+    let chat_key = add("chat")?;
     let child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .envs(envs)
@@ -90,6 +97,7 @@ async fn start_server() -> Result<Server> {
         port,
         key,
         ppv_key,
+        chat_key,
         _dir: dir,
     };
     let health = format!("http://127.0.0.1:{port}/api/health");
@@ -249,25 +257,16 @@ fn token_rps(server: &Server, secs: usize) -> Result<()> {
     Ok(())
 }
 
-/// Streamer `ppv` live at 4.99 (development payments): each round buys a ticket (paid at
-/// once), then times the viewer-token request that checks it, binds it and reserves it.
-async fn ticket_to_token(server: &Server, n: usize) -> Result<()> {
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let http = reqwest::Client::new();
-    http.post(format!("{base}/api/streams/token"))
-        .bearer_auth(&server.ppv_key)
-        .json(&serde_json::json!({"title": "bench ppv", "ppv_price": 4.99}))
-        .send()
-        .await?
-        .error_for_status()?;
-    let body = participant_event_in("ppv", "participant_joined", 0, "creator-ppv");
+/// The creator of `room` joins it (as LiveKit's webhook would say); waits until it is live.
+async fn creator_joined(http: &reqwest::Client, base: &str, room: &str) -> Result<()> {
+    let body = participant_event_in(room, "participant_joined", 0, &format!("creator-{room}"));
     http.post(format!("{base}/api/livekit/webhook"))
         .header("authorization", sign(&body)?)
         .body(body)
         .send()
         .await?
         .error_for_status()?;
-    let status = format!("{base}/api/streams/ppv");
+    let status = format!("{base}/api/streams/{room}");
     (|| async {
         let s: serde_json::Value = http.get(&status).send().await?.json().await?;
         anyhow::ensure!(s["live"] == true, "not live yet");
@@ -279,6 +278,21 @@ async fn ticket_to_token(server: &Server, n: usize) -> Result<()> {
             .with_max_times(250),
     )
     .await?;
+    Ok(())
+}
+
+/// Streamer `ppv` live at 4.99 (development payments): each round buys a ticket (paid at
+/// once), then times the viewer-token request that checks it, binds it and reserves it.
+async fn ticket_to_token(server: &Server, n: usize) -> Result<()> {
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/api/streams/token"))
+        .bearer_auth(&server.ppv_key)
+        .json(&serde_json::json!({"title": "bench ppv", "ppv_price": 4.99}))
+        .send()
+        .await?
+        .error_for_status()?;
+    creator_joined(&http, &base, "ppv").await?;
     let mut latencies = Vec::with_capacity(n);
     for _ in 0..n {
         let ticket: serde_json::Value = http
@@ -360,6 +374,166 @@ async fn idle_subscribers(server: &Server, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// One chat subscriber: reads its event stream and reports each message's id as it arrives.
+async fn chat_subscriber(
+    http: reqwest::Client,
+    url: String,
+    arrived: tokio::sync::mpsc::UnboundedSender<(i64, Instant)>,
+    ready: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Result<()> {
+    let response = http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .send()
+        .await?
+        .error_for_status()?;
+    let _ = ready.send(());
+    let mut events = response.bytes_stream().eventsource();
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if event.event == "message" {
+            if let Ok(id) = event.id.parse() {
+                let _ = arrived.send((id, Instant::now()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Posts one chat message as a new browser (no cookie: a device of its own, so the per-device
+/// flood limit is not what is measured); answers its id.
+async fn post_chat(http: &reqwest::Client, url: &str, n: usize) -> Result<i64> {
+    let body: serde_json::Value = http
+        .post(url)
+        .json(&serde_json::json!({"name": format!("fan_{n}"), "text": format!("message {n} from the benchmark")}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    body["id"].as_i64().context("message id")
+}
+
+/// Streamer `chat` live with `subscribers` open chats: latency from posting a message to its
+/// arrival at every subscriber (one message at a time); then messages per second with posts
+/// from 16 concurrent browsers, counted as delivered once every subscriber has them; and the
+/// server's resident memory per subscriber.
+async fn chat_fan_out(server: &Server, subscribers: usize, messages: usize) -> Result<()> {
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/api/streams/token"))
+        .bearer_auth(&server.chat_key)
+        .json(&serde_json::json!({"title": "bench chat"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    creator_joined(&http, &base, "chat").await?;
+    let post_url = format!("{base}/api/streams/chat/chat");
+    let events_url = format!("{base}/api/streams/chat/chat/events");
+
+    let before = rss_kb(server.child.id());
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let (ready_tx, mut ready) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..subscribers {
+        // A client each: one connection per subscriber, as browsers have.
+        tasks.spawn(chat_subscriber(
+            reqwest::Client::new(),
+            events_url.clone(),
+            arrived_tx.clone(),
+            ready_tx.clone(),
+        ));
+    }
+    drop(ready_tx);
+    for _ in 0..subscribers {
+        tokio::time::timeout(Duration::from_secs(60), ready.recv())
+            .await
+            .context("subscribers did not connect within 60 s")?
+            .context("a subscriber failed")?;
+    }
+    let connected = started.elapsed();
+    let after = rss_kb(server.child.id());
+
+    // Latency: one message at a time, each until all subscribers have it.
+    let mut each = Vec::with_capacity(messages * subscribers);
+    let mut last = Vec::with_capacity(messages);
+    for n in 0..messages {
+        let sent = Instant::now();
+        let id = post_chat(&http, &post_url, n).await?;
+        let mut got = 0;
+        while got < subscribers {
+            let (arrived_id, at) = tokio::time::timeout(Duration::from_secs(10), arrived.recv())
+                .await
+                .context("a message did not reach every subscriber within 10 s")?
+                .context("subscribers ended")?;
+            if arrived_id == id {
+                got += 1;
+                each.push(at.duration_since(sent).as_secs_f64() * 1000.0);
+                if got == subscribers {
+                    last.push(at.duration_since(sent).as_secs_f64() * 1000.0);
+                }
+            }
+        }
+    }
+    each.sort_by(f64::total_cmp);
+    last.sort_by(f64::total_cmp);
+
+    // Throughput: 16 posting browsers for a while; delivered = in every subscriber.
+    let burst = messages * 5;
+    let posted = Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut posters = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (http, url, next) = (http.clone(), post_url.clone(), next.clone());
+        posters.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= burst {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                post_chat(&http, &url, messages + n).await?;
+            }
+        });
+    }
+    let mut deliveries = 0;
+    while deliveries < burst * subscribers {
+        tokio::time::timeout(Duration::from_secs(30), arrived.recv())
+            .await
+            .context("the burst was not delivered within 30 s of the last delivery")?
+            .context("subscribers ended")?;
+        deliveries += 1;
+    }
+    let delivered = posted.elapsed();
+    while let Some(done) = posters.join_next().await {
+        done??;
+    }
+    tasks.abort_all();
+
+    println!(
+        "chat: message posted -> delivered, {subscribers} subscribers, n={messages} messages: each delivery p50 {:.2} ms  p99 {:.2} ms; last subscriber p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&each, 0.5),
+        percentile(&each, 0.99),
+        percentile(&last, 0.5),
+        percentile(&last, 0.99),
+        last[last.len() - 1]
+    );
+    println!(
+        "chat: {burst} messages from 16 concurrent posters delivered to all {subscribers} subscribers in {:.2} s: {:.0} messages/s ({:.0} deliveries/s)",
+        delivered.as_secs_f64(),
+        burst as f64 / delivered.as_secs_f64(),
+        (burst * subscribers) as f64 / delivered.as_secs_f64()
+    );
+    println!(
+        "chat: {subscribers} chat subscribers (connected in {:.1} s): server RSS {:.1} MB (before {:.1} MB, {:.1} KB per subscriber)",
+        connected.as_secs_f64(),
+        after as f64 / 1024.0,
+        before as f64 / 1024.0,
+        (after.saturating_sub(before)) as f64 / subscribers as f64
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--list") {
@@ -372,5 +546,11 @@ async fn main() -> Result<()> {
     ticket_to_token(&server, env_usize("ONAIR_BENCH_TICKETS", 1000)).await?;
     token_rps(&server, env_usize("ONAIR_BENCH_WRK_SECS", 10))?;
     idle_subscribers(&server, subscribers).await?;
+    chat_fan_out(
+        &server,
+        env_usize("ONAIR_BENCH_CHATTERS", 1000),
+        env_usize("ONAIR_BENCH_CHAT_MESSAGES", 200),
+    )
+    .await?;
     Ok(())
 }

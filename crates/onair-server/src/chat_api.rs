@@ -97,7 +97,7 @@ pub async fn history(
 
 /// Server-sent events of the streamer's chat: `mode` (slow mode, established-only) and
 /// `standing` (this viewer: welcome, timed out, banned) on connect and on change; then the
-/// newest messages, or with `Last-Event-ID` everything after it; then `message` and `hidden`
+/// newest messages, or with `Last-Event-ID` everything after it; `ready`; then `message` and `hidden`
 /// as they happen, each with its id as the SSE id. A `reset` means: clear the chat (the
 /// client was too far behind) and read on.
 #[utoipa::path(
@@ -107,7 +107,7 @@ pub async fn history(
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event"),
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "`message` (ChatMessage), `hidden` (ChatHidden), `mode` (ChatMode), `standing` (ChatStanding), `reset`"),
+        (status = 200, content_type = "text/event-stream", body = String, description = "`message` (ChatMessage), `hidden` (ChatHidden), `mode` (ChatMode), `standing` (ChatStanding), `ready` (what came before it was history), `reset`"),
         (status = 400, body = ErrorBody, description = "Malformed username"),
         (status = 404, body = ErrorBody, description = "No such streamer"),
     )

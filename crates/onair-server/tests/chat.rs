@@ -642,3 +642,17 @@ async fn moderation_needs_the_streamers_key_and_a_message_of_their_own_chat() {
         .await;
     assert_eq!(bad.body["error"]["field"], "seconds");
 }
+
+#[tokio::test]
+async fn a_chat_opened_is_told_where_history_ends_and_news_begins() {
+    let f = fixture().await;
+    let mut a = Browser::at("203.0.113.1");
+    let b = Browser::at("203.0.113.2");
+    f.say(&mut a, "night_owl", "before you came").await;
+    let mut b_chat = f.open_chat(&b, None).await;
+    let opening = b_chat.until("ready", SOON).await;
+    assert_eq!(texts(&opening), ["before you came"]);
+    f.say(&mut a, "night_owl", "after you came").await;
+    let news = b_chat.until("message", SOON).await;
+    assert_eq!(texts(&news), ["after you came"]);
+}

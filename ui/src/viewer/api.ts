@@ -269,7 +269,7 @@ export interface paths {
         /**
          * Server-sent events of the streamer's chat: `mode` (slow mode, established-only) and
          *     `standing` (this viewer: welcome, timed out, banned) on connect and on change; then the
-         *     newest messages, or with `Last-Event-ID` everything after it; then `message` and `hidden`
+         *     newest messages, or with `Last-Event-ID` everything after it; `ready`; then `message` and `hidden`
          *     as they happen, each with its id as the SSE id. A `reset` means: clear the chat (the
          *     client was too far behind) and read on.
          */
@@ -1616,7 +1616,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `message` (ChatMessage), `hidden` (ChatHidden), `mode` (ChatMode), `standing` (ChatStanding), `reset` */
+            /** @description `message` (ChatMessage), `hidden` (ChatHidden), `mode` (ChatMode), `standing` (ChatStanding), `ready` (what came before it was history), `reset` */
             200: {
                 headers: {
                     [name: string]: unknown;

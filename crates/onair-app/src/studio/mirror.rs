@@ -1,5 +1,5 @@
 //! The studio's view follows the live session: its state, viewer count, notices and
-//! sending statistics, and the go-live timeline's last steps.
+//! sending statistics, the go-live timeline's last steps, and the stream's chat.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,11 @@ impl Studio {
         let mut states = session.states();
         let mut notices = session.notices();
         let mut viewers = session.viewers();
+        let backend = lock(&self.inner.backend).clone();
+        let username = self.view().account.map(|a| a.username);
+        let mut chat = backend
+            .zip(username)
+            .map(|(backend, username)| self.open_chat(&backend, &username));
         let mut tick = tokio::time::interval(STATS_EVERY);
         let mut send_rate = onair_livekit::SendRate::default();
         // Until the first frames leave, look often, so the timeline says when.
@@ -92,6 +97,7 @@ impl Studio {
                         milestone("first viewer");
                     }
                 }
+                Some(current) = next_value(&mut chat) => self.show_chat(&current),
                 _ = probe.tick(), if !frames_sent => {
                     let sent = session.video_stats().await.is_some_and(|stats| {
                         stats.top_layer().is_some_and(|layer| layer.frames_sent > 0)
@@ -123,19 +129,23 @@ impl Studio {
     }
 }
 
+/// The next value of `changes`, or pending forever once its sender is gone (or without one).
+async fn next_value<T: Clone>(changes: &mut Option<watch::Receiver<T>>) -> Option<T> {
+    let Some(rx) = changes else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *changes = None;
+        return std::future::pending().await;
+    }
+    Some(rx.borrow_and_update().clone())
+}
+
 /// The next viewer count, or pending forever without a subscription.
 async fn next_count(
     viewers: &mut Option<watch::Receiver<ViewerCountView>>,
 ) -> Option<Option<ViewersView>> {
-    let Some(rx) = viewers else {
-        return std::future::pending().await;
-    };
-    if rx.changed().await.is_err() {
-        *viewers = None;
-        return std::future::pending().await;
-    }
-    let view = rx.borrow_and_update().clone();
-    Some(viewers_view(&view))
+    next_value(viewers).await.map(|view| viewers_view(&view))
 }
 
 fn viewers_view(view: &ViewerCountView) -> Option<ViewersView> {

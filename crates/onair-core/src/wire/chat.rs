@@ -77,6 +77,7 @@ pub enum ChatStanding {
 /// A creator's chat settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ChatSettings {
     /// 0 (off) to 3600.
     #[serde(default)]

@@ -1,6 +1,6 @@
 //! One open chat as server-sent events. On connect: the chat's mode, where this viewer
-//! stands, then either everything after the client's `Last-Event-ID` or the newest messages;
-//! then every event as it is broadcast. Messages and hides carry their id as the SSE id;
+//! stands, then either everything after the client's `Last-Event-ID` or the newest messages,
+//! then `ready`; then every event as it is broadcast. Messages and hides carry their id as the SSE id;
 //! mode and standing events carry none, so they never move a client's resume point.
 
 use std::collections::VecDeque;
@@ -55,6 +55,10 @@ pub async fn feed(
         Some(after) => feed.catch_up(after).await?,
         None => feed.open_fresh().await?,
     }
+    // What came before this is history (or what the client missed); after it, news. The
+    // studio counts only news as unread.
+    feed.pending
+        .push_back(Event::default().event("ready").data("{}"));
     Ok(futures::stream::unfold(feed, |mut feed| async move {
         loop {
             if let Some(event) = feed.pending.pop_front() {
