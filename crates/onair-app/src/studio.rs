@@ -19,6 +19,9 @@ use tracing::Instrument;
 
 mod chat;
 mod mirror;
+mod stage;
+
+use stage::Stage;
 
 use crate::devices::{list_devices, DeviceList};
 use crate::error::{ErrorKind, UiError};
@@ -55,49 +58,6 @@ struct Inner {
     /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
     /// tray does not carry it (about 50 MB).
     engine: Mutex<onair_livekit::LoadOptions>,
-}
-
-/// What the studio is doing. The view ([`StudioView`]) is its projection for the window and
-/// the tray.
-enum Stage {
-    /// With the chosen camera (or test pattern) and sound open for the preview and the meter
-    /// while the window shows them; Go Live hands them to the session.
-    Offline {
-        preview: Option<Box<(PreviewChoice, Sources)>>,
-    },
-    Live(LiveSession),
-}
-
-impl Stage {
-    fn offline() -> Self {
-        Self::Offline { preview: None }
-    }
-
-    fn session(&self) -> Option<&LiveSession> {
-        match self {
-            Self::Live(session) => Some(session),
-            Self::Offline { .. } => None,
-        }
-    }
-
-    /// The session, leaving the stage offline; `None` (and the preview untouched) offline.
-    fn take_session(&mut self) -> Option<LiveSession> {
-        match std::mem::replace(self, Self::offline()) {
-            Self::Live(session) => Some(session),
-            offline => {
-                *self = offline;
-                None
-            }
-        }
-    }
-
-    /// The preview's sources, leaving none; `None` while live.
-    fn take_preview(&mut self) -> Option<Sources> {
-        match self {
-            Self::Offline { preview } => preview.take().map(|open| open.1),
-            Self::Live(_) => None,
-        }
-    }
 }
 
 /// Cheap to clone; every clone is the same studio.
