@@ -149,7 +149,13 @@ impl Desktop {
         let started = std::time::Instant::now();
         let client = self.client();
         retry_for(limit, Duration::from_millis(25), || async {
-            match client.execute(script, vec![]).await? {
+            // The WebDriver error's status (script timeout, no such window, …) is in its
+            // Debug form; its Display is often just "webdriver returned error: ".
+            let answer = client
+                .execute(script, vec![])
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            match answer {
                 Value::Bool(true) => Ok(()),
                 other => bail!("not yet: {other}"),
             }
