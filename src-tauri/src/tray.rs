@@ -40,7 +40,7 @@ pub struct Tray {
     status: MenuItem<Wry>,
     idle: Image<'static>,
     live: Image<'static>,
-    /// What was applied last (also what `tray_state` reports).
+    /// What is applied (or being applied) last, and what `tray_state` reports.
     shown: Mutex<TrayModel>,
 }
 
@@ -95,13 +95,20 @@ pub fn build(app: &AppHandle, view: &StudioView) -> tauri::Result<Tray> {
 
 impl Tray {
     /// Brings the tray in line with `view` (only what changed is touched).
+    /// Called from one task only, so applies never overtake each other.
     pub fn sync(&self, view: &StudioView) {
         let model = tray_model(view, crate::now_ms());
-        let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
-        if *shown != model {
-            self.apply(&model);
-            *shown = model;
+        {
+            let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+            if *shown == model {
+                return;
+            }
+            *shown = model.clone();
         }
+        // Applied with the lock released: each menu edit waits for the main thread, which may
+        // itself be waiting for `shown` (the `tray_state` command runs there). Holding it across
+        // the edits deadlocked the app's main thread, and with it the window.
+        self.apply(&model);
     }
 
     fn apply(&self, model: &TrayModel) {
