@@ -315,6 +315,22 @@ impl Desktop {
             .count())
     }
 
+    /// Closes the window as its close button would (OnAir stays in the tray) and waits until
+    /// it is gone from the X window tree.
+    pub async fn close_window(&self) -> Result<()> {
+        // The window goes while the call waits for its answer: no answer is expected.
+        let _ = self.invoke("close_window", json!({})).await;
+        retry_for(
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            || async {
+                anyhow::ensure!(self.windows_titled("OnAir")? == 0, "window still there");
+                Ok(())
+            },
+        )
+        .await
+    }
+
     /// What the tray shows, as the app last applied it (readable with the window closed).
     pub fn tray_recorded(&self) -> Result<Value> {
         let path = self.dir.path().join("tray.json");

@@ -425,26 +425,25 @@ async fn a_banned_paying_viewer_is_refunded_through_stripe_or_forfeits_and_their
     ensure!(refused.status == 402, "{refused:?}");
     assert_eq!(p.earnings().await?["total_cents"], 998);
 
-    let ban = |message: i64, refund: bool| {
-        p.send(
-            p.http
-                .post(p.url("/api/chat/bans"))
-                .bearer_auth(&p.stack.key)
-                .json(&json!({"message_id": message, "refund": refund})),
-        )
+    // Bans the author of `message`; answers (refunded, forfeited) tickets.
+    let ppv = &p;
+    let ban = move |message: i64, refund: bool| async move {
+        let p = ppv;
+        let (status, outcome) = p
+            .send(
+                p.http
+                    .post(p.url("/api/chat/bans"))
+                    .bearer_auth(&p.stack.key)
+                    .json(&json!({"message_id": message, "refund": refund})),
+            )
+            .await?;
+        assert_eq!(status, 201, "{outcome}");
+        let count = |field: &str| outcome[field].as_u64();
+        anyhow::Ok((count("refunded_tickets"), count("forfeited_tickets")))
     };
     // Refunded: through Stripe, the price leaves the earnings, the ticket admits nobody.
     let (chatter, ticket, message) = &viewers[0];
-    let (status, outcome) = ban(*message, true).await?;
-    assert_eq!(status, 201, "{outcome}");
-    assert_eq!(
-        (
-            outcome["refunded_tickets"].as_u64(),
-            outcome["forfeited_tickets"].as_u64()
-        ),
-        (Some(1), Some(0)),
-        "{outcome}"
-    );
+    assert_eq!(ban(*message, true).await?, (Some(1), Some(0)));
     let earnings = p.earnings().await?;
     assert_eq!(earnings["total_cents"], 499, "{earnings}");
     assert_eq!(earnings["streams"][0]["refunded_tickets"], 1, "{earnings}");
@@ -464,16 +463,7 @@ async fn a_banned_paying_viewer_is_refunded_through_stripe_or_forfeits_and_their
 
     // Forfeited: the price stays earned, the ticket admits nobody, in any browser.
     let (chatter, ticket, message) = &viewers[1];
-    let (status, outcome) = ban(*message, false).await?;
-    assert_eq!(status, 201, "{outcome}");
-    assert_eq!(
-        (
-            outcome["refunded_tickets"].as_u64(),
-            outcome["forfeited_tickets"].as_u64()
-        ),
-        (Some(0), Some(1)),
-        "{outcome}"
-    );
+    assert_eq!(ban(*message, false).await?, (Some(0), Some(1)));
     assert_eq!(p.earnings().await?["total_cents"], 499);
     let again = chatter.viewer_token(&p.stack).await?;
     assert_eq!(

@@ -10,7 +10,6 @@ use onair_e2e::backend::Stack;
 use onair_e2e::chatter::Chatter;
 use onair_e2e::desktop::Desktop;
 use onair_e2e::harness;
-use serde_json::json;
 
 const STREAMER: &str = "studio";
 const ENV: &[(&str, &str)] = &[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")];
@@ -23,6 +22,20 @@ fn has_line(id: i64) -> String {
 fn tray_status(desktop: &Desktop) -> Result<String> {
     let tray = desktop.tray_recorded()?;
     Ok(tray["status"].as_str().context("status")?.to_owned())
+}
+
+/// Waits (at most 5 s) until the tray's status line satisfies `shows`.
+async fn wait_tray(desktop: &Desktop, shows: impl Fn(&str) -> bool) -> Result<()> {
+    harness::retry_for(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            let status = tray_status(desktop)?;
+            ensure!(shows(&status), "{status}");
+            Ok(())
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -227,42 +240,18 @@ async fn the_studio_shows_each_message_as_it_arrives_and_moderates_it_and_the_tr
         .await?;
 
     // Read in the open window: nothing unread.
-    harness::retry_for(
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            let status = tray_status(&desktop)?;
-            ensure!(!status.contains("chat"), "{status}");
-            Ok(())
-        },
-    )
-    .await?;
+    wait_tray(&desktop, |status| !status.contains("chat")).await?;
 
     // The window closed: the tray counts what arrives; shown again, the count is read.
-    let _ = desktop.invoke("close_window", json!({})).await;
-    harness::retry_for(
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            ensure!(desktop.windows_titled("OnAir")? == 0, "window still there");
-            Ok(())
-        },
-    )
-    .await?;
+    desktop.close_window().await?;
     let dan = Chatter::at("203.0.113.40", STREAMER);
     dan.say(&stack, "dan", "anyone there?").await?;
     Chatter::at("203.0.113.41", STREAMER)
         .say(&stack, "eve", "hello!")
         .await?;
-    harness::retry_for(
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            let status = tray_status(&desktop)?;
-            ensure!(status.ends_with(" · 2 new chat messages"), "{status}");
-            Ok(())
-        },
-    )
+    wait_tray(&desktop, |status| {
+        status.ends_with(" · 2 new chat messages")
+    })
     .await
     .with_context(|| desktop.log())?;
     // Started again (as from the desktop's launcher): the running one shows its window.

@@ -36,9 +36,8 @@ impl Studio {
     ) -> watch::Receiver<ChatView> {
         let subscription = ChatSubscription::start(backend, username);
         let changes = subscription.watch();
-        if let Some(old) = lock(&self.inner.chat).replace(subscription) {
-            drop(old); // cancels its task
-        }
+        // A previous stream's subscription, if any, is dropped: that cancels its task.
+        drop(lock(&self.inner.chat).replace(subscription));
         self.inner
             .chat_view
             .send_replace(ChatPanelView::of(&changes.borrow(), true));
