@@ -132,6 +132,7 @@ async fn when_livekit_server_is_killed_and_restarted_the_session_rejoins_and_a_v
 async fn when_the_sdk_gives_up_the_session_rejoins_with_a_fresh_token_and_reconnect_now_skips_the_wait(
 ) -> Result<()> {
     load_engine()?;
+    let releases_before = onair_livekit::native_releases();
     let mut s = Stack::start("alice").await?;
     let session = LiveSession::go_live(s.client.clone(), settings()).await?;
     s.livekit.kill()?;
@@ -172,6 +173,20 @@ async fn when_the_sdk_gives_up_the_session_rejoins_with_a_fresh_token_and_reconn
         history.len(),
         1,
         "the rejoin continued the same stream: {history:?}"
+    );
+    // The room the SDK gave up is dropped without a close: its handles go with a disconnect
+    // request and are dropped when that completes, inside the SDK's callback. Released there,
+    // the room's teardown ran on the SDK's own thread (the path of a native abort seen in
+    // libwebrtc: `pthread_join` → EDEADLK); they must reach our releasing thread instead.
+    let releases = onair_livekit::native_releases();
+    println!("native releases: {releases_before:?} → {releases:?}");
+    assert!(
+        releases.handed_off > releases_before.handed_off,
+        "no handle was dropped inside the SDK's callback: the path this checks was not taken"
+    );
+    assert_eq!(
+        releases.on_sdk_thread, 0,
+        "native handles were released on the SDK's own thread"
     );
     Ok(())
 }

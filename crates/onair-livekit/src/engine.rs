@@ -108,6 +108,12 @@ pub fn live_handle_count() -> usize {
     crate::handle::live_count()
 }
 
+/// How many native handles were dropped inside the SDK's callback (and so released on our
+/// own thread), and how many were released on the SDK's thread (0 unless that rule broke).
+pub fn native_releases() -> crate::handle::NativeReleases {
+    crate::handle::releases()
+}
+
 /// Why the engine refuses calls, if the native side panicked.
 pub fn poisoned_reason() -> Option<String> {
     ENGINE.get().and_then(|e| e.poisoned.lock().clone())

@@ -8,7 +8,9 @@
 //! thread, in the middle of the work that called us back (a room's disconnect, a stream's
 //! frame loop), and could be the last reference to a room whose native threads are still
 //! winding down. A native abort in libwebrtc (`platform_thread.cc`: `pthread_join` →
-//! EDEADLK, a thread joined from itself) was seen in a process that did this.
+//! EDEADLK, a thread joined from itself) was seen in a process that did this. The usual
+//! case: a room dropped without `close` (the SDK gave it up) hands its room and participant
+//! handles to a detached disconnect, dropped when that completes, inside the callback.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +19,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static HANDED_OFF: AtomicUsize = AtomicUsize::new(0);
+static RELEASED_ON_SDK_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// True while this thread runs the SDK's event callback.
@@ -76,6 +80,9 @@ fn releaser() -> &'static mpsc::Sender<Release> {
 }
 
 fn release(id: u64) {
+    if on_sdk_thread() {
+        RELEASED_ON_SDK_THREAD.fetch_add(1, Ordering::SeqCst);
+    }
     crate::engine::drop_native_handle(id);
     #[cfg(test)]
     tests::released_on(id);
@@ -116,7 +123,9 @@ impl Drop for FfiHandle {
         }
         if !on_sdk_thread() {
             release(self.0);
-        } else if releaser().send(Release::Handle(self.0)).is_err() {
+        } else if releaser().send(Release::Handle(self.0)).is_ok() {
+            HANDED_OFF.fetch_add(1, Ordering::SeqCst);
+        } else {
             // No releasing thread: a handle left open is a leak, one released here can abort
             // the process.
             tracing::warn!(
@@ -129,6 +138,22 @@ impl Drop for FfiHandle {
 
 pub(crate) fn live_count() -> usize {
     LIVE.load(Ordering::SeqCst)
+}
+
+/// Where this process's native handles were released, counted since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NativeReleases {
+    /// Dropped inside the SDK's callback and handed to our releasing thread.
+    pub handed_off: usize,
+    /// Released on a thread while it ran the SDK's callback: should stay 0.
+    pub on_sdk_thread: usize,
+}
+
+pub(crate) fn releases() -> NativeReleases {
+    NativeReleases {
+        handed_off: HANDED_OFF.load(Ordering::SeqCst),
+        on_sdk_thread: RELEASED_ON_SDK_THREAD.load(Ordering::SeqCst),
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +204,8 @@ mod tests {
             .unwrap();
         assert!(released_handed_off(Duration::from_secs(5)).await);
         assert_eq!(live_count(), before, "released once handed off");
+        assert!(releases().handed_off >= 1);
+        assert_eq!(releases().on_sdk_thread, 0);
         assert_eq!(
             thread_that_released(7),
             Some(Some("onair-livekit-release".into()))

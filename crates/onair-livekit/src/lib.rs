@@ -32,9 +32,10 @@ pub mod proto {
 }
 
 pub use apm::{AudioProcessingOptions, AudioProcessor};
-pub use engine::{dispose, live_handle_count, load, poisoned_reason, EngineInfo};
+pub use engine::{dispose, live_handle_count, load, native_releases, poisoned_reason, EngineInfo};
 pub use error::{CaptureError, ConnectError, EngineError, LoadError, RoomError};
 pub use events::RoomEvent;
+pub use handle::NativeReleases;
 pub use library::{LoadOptions, LIBRARY_ENV, LIBRARY_FILE};
 pub use memory::{
     heap_usage, release_free_memory, tune_memory, HeapUsage, MemoryTuning, MEMORY_TUNABLES,
