@@ -1,7 +1,8 @@
 //! The studio's life in one process: session after session, each taken through the SDK's
 //! signal reconnect and its full reconnect while a real viewer watches. Every session must be
-//! live again after each, with frames reaching the viewer, and end cleanly; threads, fds and
-//! memory end where the first session left them (`ProcessBaseline`'s bounds).
+//! live again after each, with frames reaching the viewer, and end cleanly; threads and fds
+//! end where the first session left them and memory where the middle one did
+//! (`ProcessBaseline`'s bounds).
 //!
 //! This found that each full reconnect leaked the SDK's republished publications (about
 //! 40 kB of anonymous memory per session: +35 % in 30 sessions, RSS +4 %): the engine now
