@@ -116,12 +116,22 @@ impl Browser {
     /// Opens `url` in a new, isolated page of `width`x`height`; answers once the document
     /// is parsed.
     pub async fn open(&self, url: &str, width: u32, height: u32) -> Result<Page<'_>> {
-        let v = self
-            .call(
-                json!({"cmd": "open", "url": url, "width": width, "height": height}),
-                Duration::from_secs(30),
-            )
-            .await?;
+        self.open_in(url, width, height, None).await
+    }
+
+    /// The same for a viewer in time zone `timezone` (an IANA name, "Asia/Tokyo").
+    pub async fn open_in(
+        &self,
+        url: &str,
+        width: u32,
+        height: u32,
+        timezone: Option<&str>,
+    ) -> Result<Page<'_>> {
+        let mut command = json!({"cmd": "open", "url": url, "width": width, "height": height});
+        if let Some(zone) = timezone {
+            command["timezone"] = json!(zone);
+        }
+        let v = self.call(command, Duration::from_secs(30)).await?;
         Ok(Page {
             browser: self,
             id: v["page"].as_u64().context("page id")?,

@@ -23,6 +23,7 @@ async fn go_live(s: &Stack) -> Result<JsonProcess> {
             title: "Session test".into(),
             ppv_price: None,
             resume_stream_id: None,
+            scheduled_stream_id: None,
         })
         .await?;
     let mut publisher = JsonProcess::onair(&[

@@ -22,8 +22,9 @@ const pages = new Map();
 let nextPage = 1;
 
 const commands = {
-  async open({ url, width = 1280, height = 720 }) {
-    const context = await browser.newContext();
+  async open({ url, width = 1280, height = 720, timezone }) {
+    // A viewer elsewhere in the world: the page's clock reads in that time zone.
+    const context = await browser.newContext(timezone ? { timezoneId: timezone } : {});
     const page = await context.newPage();
     await page.setViewportSize({ width, height });
     const id = nextPage++;

@@ -21,6 +21,19 @@ pub enum CliError {
     Token(String),
     #[error("{0}")]
     Session(#[from] onair_session::SessionError),
+    #[error("{}", backend_message(.0))]
+    Backend(#[from] onair_client::BackendError),
+}
+
+/// A refused field is named, so the user knows which flag to change.
+fn backend_message(err: &onair_client::BackendError) -> String {
+    match err {
+        onair_client::BackendError::Invalid {
+            field: Some(field),
+            message,
+        } => format!("{field}: {message}"),
+        other => other.to_string(),
+    }
 }
 
 impl CliError {
@@ -38,6 +51,7 @@ impl CliError {
             Self::Usage(_) => "usage",
             Self::Token(_) => "token",
             Self::Session(e) => e.kind(),
+            Self::Backend(e) => e.kind(),
         }
     }
 
@@ -51,6 +65,12 @@ impl CliError {
                 "check --url and that the LiveKit server is running (`bash scripts/run.sh` starts one)"
             }
             Self::Usage(_) => "see `onair --help`",
+            Self::Backend(onair_client::BackendError::Invalid { .. }) => {
+                "change what the message names and run the command again"
+            }
+            Self::Backend(onair_client::BackendError::Auth) => {
+                "set ONAIR_API_KEY to the key `onair-server streamer add` printed"
+            }
             Self::Capture(_) => {
                 "`onair devices` lists the cameras and microphones; without --camera/--mic the test pattern and tone are used"
             }
@@ -61,6 +81,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) | Self::Token(_) => 2,
+            Self::Backend(onair_client::BackendError::Invalid { .. }) => 2,
             Self::Load(_) => 4,
             Self::Connect(_) => 5,
             _ => 1,

@@ -47,6 +47,11 @@ pub struct LiveArgs {
     /// Pay-per-view price, e.g. 4.99 (with --backend).
     #[arg(long, value_name = "PRICE")]
     pub ppv_price: Option<String>,
+    /// Go live as this scheduled stream (`onair schedule list` shows ids; with --backend).
+    /// Without it, a stream scheduled to start within 30 minutes, or up to 2 hours ago, is
+    /// taken over by itself.
+    #[arg(long, value_name = "ID")]
+    pub scheduled: Option<i64>,
     /// Width of the test pattern in pixels (even, at least 160).
     #[arg(long, default_value_t = 1280)]
     pub width: u32,

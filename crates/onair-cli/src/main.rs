@@ -4,6 +4,7 @@ mod devices;
 mod error;
 mod live;
 mod output;
+mod schedule;
 mod session;
 mod token;
 mod watch;
@@ -18,7 +19,7 @@ use crate::output::Reporter;
 #[command(
     name = "onair",
     version,
-    about = "OnAir from the terminal: go live, watch, list devices"
+    about = "OnAir from the terminal: go live, watch, list devices, schedule streams"
 )]
 struct Cli {
     /// One JSON object per line instead of human-readable progress.
@@ -39,6 +40,8 @@ enum Command {
     Watch(watch::WatchArgs),
     /// List cameras and microphones (ids for `onair live --camera` / `--mic`).
     Devices(devices::DevicesArgs),
+    /// Plan streams ahead on the backend: add, list, edit, cancel.
+    Schedule(schedule::ScheduleArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
             },
             Command::Watch(args) => watch::run(args, &load, &out).await,
             Command::Devices(args) => devices::run(args, &out),
+            Command::Schedule(args) => schedule::run(args, &out).await,
         }
     });
     let code = match result {

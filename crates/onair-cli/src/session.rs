@@ -13,7 +13,7 @@ use crate::error::CliError;
 use crate::live::{audio_input, flatten, video_input, LiveArgs};
 use crate::output::{ms, Reporter};
 
-fn api_key(backend: &str) -> Result<String, CliError> {
+pub(crate) fn api_key(backend: &str) -> Result<String, CliError> {
     if let Ok(key) = std::env::var("ONAIR_API_KEY") {
         if !key.trim().is_empty() {
             return Ok(key.trim().to_owned());
@@ -44,6 +44,7 @@ pub async fn run(
     let settings = SessionSettings {
         title: args.title.clone(),
         ppv_price: args.ppv_price.clone(),
+        scheduled_stream_id: args.scheduled,
         video: video_input(args),
         audio: audio_input(args),
         width: args.width,

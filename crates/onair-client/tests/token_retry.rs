@@ -63,6 +63,7 @@ fn request() -> TokenRequest {
         title: "Friday jam".into(),
         ppv_price: None,
         resume_stream_id: None,
+        scheduled_stream_id: None,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod codec;
 pub mod media;
+pub mod schedule;
 pub mod validate;
 pub mod viewers;
 pub mod wire;

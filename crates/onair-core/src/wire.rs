@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod chat;
+pub mod schedule;
 
 /// A publisher token request: going live, or rejoining the stream being carried on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,11 @@ pub struct TokenRequest {
     /// otherwise a new stream starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_stream_id: Option<i64>,
+    /// Going live as a stream planned ahead (its id in the schedule): that stream, with its
+    /// title, description and price, goes live. Without it, a stream scheduled to start
+    /// between 30 minutes from now and 2 hours ago is taken over by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_stream_id: Option<i64>,
 }
 
 impl TokenRequest {
@@ -36,16 +42,22 @@ impl TokenRequest {
             title: title.into(),
             ppv_price: ppv_price.map(serde_json::Value::String),
             resume_stream_id: None,
+            scheduled_stream_id: None,
         }
     }
 
     /// The price as text to validate (`4.99` and `"4.99"` alike); `None` for a free stream.
     pub fn price_text(&self) -> Option<String> {
-        match &self.ppv_price {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
-        }
+        price_text(self.ppv_price.as_ref())
+    }
+}
+
+/// A price sent as JSON, as text to validate; `None` for a free stream.
+fn price_text(price: Option<&serde_json::Value>) -> Option<String> {
+    match price {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
     }
 }
 
@@ -128,6 +140,9 @@ pub enum ErrorKind {
     BlockedTerm,
     /// The chat name is used by another chatter of this stream (409).
     NameTaken,
+    /// The scheduled stream has started, ended, been cancelled or missed: it can no longer
+    /// change (409).
+    NotUpcoming,
     /// The server's own failure; its log has the details (500).
     Internal,
 }
@@ -157,6 +172,7 @@ impl ErrorKind {
             Self::SlowMode => "slow_mode",
             Self::BlockedTerm => "blocked_term",
             Self::NameTaken => "name_taken",
+            Self::NotUpcoming => "not_upcoming",
             Self::Internal => "internal",
         }
     }

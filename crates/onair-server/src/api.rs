@@ -60,6 +60,8 @@ pub struct StreamStatus {
     pub live: bool,
     /// The stream on air; when offline, the last one that was (absent if none ever was).
     pub stream: Option<StreamSummary>,
+    /// The next stream the streamer scheduled (absent if none is upcoming).
+    pub next_scheduled: Option<onair_core::wire::schedule::ScheduledStream>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -106,10 +108,15 @@ pub async fn stream_status(
         Some(record) => Some(record),
         None => db::history(&state.db, streamer.id, 1).await?.pop(),
     };
+    let next_scheduled = crate::schedule::store::upcoming_of(&state.db, streamer.id)
+        .await?
+        .first()
+        .map(|r| r.view(&state.config.currency));
     Ok(Json(StreamStatus {
         live: on_air_id.is_some(),
         username: streamer.username,
         stream: stream.map(Into::into),
+        next_scheduled,
     }))
 }
 
@@ -127,9 +134,11 @@ fn unix_now() -> Duration {
     request_body(content = TokenRequest, content_type = "application/json"),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = TokenResponse, description = "The token; the stream is live once the creator connects"),
+        (status = 200, body = TokenResponse, description = "The token; the stream is live once the creator connects (a scheduled stream: that one, same id)"),
         (status = 400, body = ErrorBody, description = "A field is invalid (`field` says which) or the body is not JSON"),
         (status = 401, body = ErrorBody, description = "Missing or wrong API key"),
+        (status = 404, body = ErrorBody, description = "`scheduled_stream_id` is none of this streamer's scheduled streams"),
+        (status = 409, body = ErrorBody, description = "`not_upcoming`: the scheduled stream asked for started, ended, was cancelled or missed"),
         (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
     )
 )]
@@ -153,9 +162,24 @@ pub async fn publisher_token(
         Some(id) => db::open_stream_of(&state.db, streamer.id, id).await?,
         None => None,
     };
-    let stream_id = match resumed {
-        Some(id) => id,
+    let scheduled = match resumed {
+        Some(_) => None,
         None => {
+            crate::schedule::take_for_go_live(&state, &streamer, request.scheduled_stream_id)
+                .await?
+        }
+    };
+    let stream_id = match (resumed, scheduled) {
+        (Some(id), _) => id,
+        (None, Some(row)) => {
+            tracing::info!(
+                streamer = streamer.username,
+                id = row.id,
+                "Go Live takes over a scheduled stream"
+            );
+            row.id
+        }
+        (None, None) => {
             db::create_stream(
                 &state.db,
                 streamer.id,
@@ -323,6 +347,7 @@ pub async fn end_stream(
 ) -> Result<Json<EndResponse>, ApiError> {
     let name = room_name(&streamer.username);
     let stream = state.hub.end(&name, "ended_by_creator").await?;
+    crate::schedule::store::release_claims(&state.db, streamer.id).await?;
     db::close_pending(
         &state.db,
         streamer.id,

@@ -4,8 +4,8 @@
 use std::convert::Infallible;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
@@ -15,18 +15,12 @@ use onair_core::wire::chat::{
     BanOutcome, BanRequest, ChatBan, ChatMessage, ChatPost, ChatSettings, ChatStanding,
     ModerationEntry, TimeoutRequest,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::chat::{self, store};
 use crate::error::ErrorBody;
-use crate::extract::{Authenticated, PathStreamer, ViewerDevice};
+use crate::extract::{json_body, Authenticated, PathId, PathStreamer, ViewerDevice};
 use crate::{ApiError, AppState};
-
-fn json_body<T: DeserializeOwned>(body: &Bytes, like: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be JSON like {like}: {e}")))
-}
 
 fn limit_of(
     query: Result<Query<LimitQuery>, QueryRejection>,
@@ -138,11 +132,6 @@ pub async fn events(
     ))
 }
 
-fn id_of(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
-    path.map(|Path(id)| id)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// Takes a message down: gone from every open chat and from history. Safe to repeat.
 #[utoipa::path(
     post, path = "/api/chat/messages/{id}/hide", tag = "chat",
@@ -158,9 +147,9 @@ fn id_of(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
 pub async fn hide(
     State(state): State<AppState>,
     Authenticated(streamer): Authenticated,
-    path: Result<Path<i64>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    chat::hide(&state, &streamer, id_of(path)?).await?;
+    chat::hide(&state, &streamer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,9 +232,9 @@ pub async fn bans(
 pub async fn unban(
     State(state): State<AppState>,
     Authenticated(streamer): Authenticated,
-    path: Result<Path<i64>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    chat::unban(&state, &streamer, id_of(path)?).await?;
+    chat::unban(&state, &streamer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

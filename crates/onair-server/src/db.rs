@@ -118,9 +118,13 @@ pub async fn stream(pool: &SqlitePool, id: i64) -> sqlx::Result<Option<StreamRec
 /// Marks the streamer's newest pending stream (token issued, never on air, not ended) as
 /// started; creates an untitled one if there is none (a token from before a database reset).
 pub async fn start_stream(pool: &SqlitePool, streamer_id: i64, now_ms: i64) -> sqlx::Result<i64> {
+    // A scheduled stream is pending only once a Go Live took it over (claimed it); cancelled
+    // and missed ones never are.
     let pending: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM streams WHERE streamer_id = ? AND started_at IS NULL AND ended_at IS NULL \
-         ORDER BY created_at DESC, id DESC LIMIT 1",
+         AND cancelled_at IS NULL AND missed_at IS NULL \
+         AND (scheduled_start IS NULL OR claimed_at IS NOT NULL) \
+         ORDER BY COALESCE(claimed_at, created_at) DESC, id DESC LIMIT 1",
     )
     .bind(streamer_id)
     .fetch_optional(pool)
@@ -129,11 +133,15 @@ pub async fn start_stream(pool: &SqlitePool, streamer_id: i64, now_ms: i64) -> s
         Some(id) => id,
         None => create_stream(pool, streamer_id, "Untitled stream", None, now_ms).await?,
     };
-    sqlx::query("UPDATE streams SET started_at = ? WHERE id = ?")
-        .bind(now_ms)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    // The calendar's copy of a scheduled stream changes to its actual start.
+    sqlx::query(
+        "UPDATE streams SET started_at = ?, sequence = sequence + 1, updated_at = ? WHERE id = ?",
+    )
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(id)
+    .execute(pool)
+    .await?;
     Ok(id)
 }
 
@@ -195,7 +203,8 @@ pub async fn end_stream(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE streams SET peak_viewers = ?, unique_viewers = ?, watch_time_ms = ?, tally = ?, \
-         tally_version = ?, ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+         tally_version = ?, ended_at = ?, end_reason = ?, sequence = sequence + 1, \
+         updated_at = ? WHERE id = ? AND ended_at IS NULL",
     )
     .bind(f.peak)
     .bind(f.unique)
@@ -204,13 +213,15 @@ pub async fn end_stream(
     .bind(f.version)
     .bind(ended_at_ms)
     .bind(reason)
+    .bind(ended_at_ms)
     .bind(id)
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)
 }
 
-/// Closes streams that were prepared (token issued) but never went on air.
+/// Closes streams that were prepared (token issued) but never went on air. Scheduled streams
+/// stay: a Go Live that took one over and ended before going on air gives it back.
 pub async fn close_pending(
     pool: &SqlitePool,
     streamer_id: i64,
@@ -219,7 +230,8 @@ pub async fn close_pending(
 ) -> sqlx::Result<u64> {
     let result = sqlx::query(
         "UPDATE streams SET ended_at = ?, end_reason = ? \
-         WHERE streamer_id = ? AND started_at IS NULL AND ended_at IS NULL",
+         WHERE streamer_id = ? AND started_at IS NULL AND ended_at IS NULL \
+         AND scheduled_start IS NULL",
     )
     .bind(now_ms)
     .bind(reason)
@@ -439,6 +451,29 @@ pub async fn record_refund(pool: &SqlitePool, ticket_id: &str, now_ms: i64) -> s
     }
     tx.commit().await?;
     Ok(refunded)
+}
+
+/// Every paid ticket of stream `stream_id`.
+pub async fn paid_tickets_of_stream(
+    pool: &SqlitePool,
+    stream_id: i64,
+) -> sqlx::Result<Vec<TicketRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.stream_id = ? AND t.payment = 'paid'"
+    ))
+    .bind(stream_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many tickets of stream `stream_id` were bought (paid, or awaiting payment).
+pub async fn tickets_sold(pool: &SqlitePool, stream_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tickets WHERE stream_id = ? AND payment IN ('paid', 'awaiting')",
+    )
+    .bind(stream_id)
+    .fetch_one(pool)
+    .await
 }
 
 /// The paid tickets `device` bought for stream `stream_id`.

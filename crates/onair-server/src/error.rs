@@ -9,6 +9,7 @@ use onair_core::FieldError;
 use crate::admission::AdmissionError;
 use crate::chat::ChatError;
 use crate::live::HubError;
+use crate::schedule::ScheduleError;
 
 pub use onair_core::wire::{ErrorBody, ErrorDetail, ErrorKind};
 
@@ -116,6 +117,20 @@ impl From<ChatError> for ApiError {
             ChatError::Payment(err) => Self::Payment(err),
             ChatError::Hub(err) => err.into(),
             ChatError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(err: ScheduleError) -> Self {
+        match err {
+            ScheduleError::Invalid(field) => Self::Invalid(field),
+            ScheduleError::NotFound(_) => Self::NotFound(err.to_string()),
+            ScheduleError::NotUpcoming(_) => {
+                Self::Conflict(ErrorKind::NotUpcoming, err.to_string())
+            }
+            ScheduleError::Payment(err) => Self::Payment(err),
+            ScheduleError::Store(err) => err.into(),
         }
     }
 }

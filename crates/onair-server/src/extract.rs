@@ -22,6 +22,29 @@ async fn path_param(parts: &mut Parts, state: &AppState) -> Result<String, ApiEr
     Ok(value)
 }
 
+/// A request body read as JSON; a 400 showing what it should look like when it is not.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    body: &axum::body::Bytes,
+    like: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be JSON like {like}: {e}")))
+}
+
+/// The numeric id the path names (`…/{id}`): 400 when it is not a 64-bit whole number.
+pub struct PathId(pub i64);
+
+impl FromRequestParts<AppState> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 /// The streamer whose API key (`Authorization: Bearer <key>`) the request carries.
 pub struct Authenticated(pub Streamer);
 

@@ -18,6 +18,8 @@ pub mod page;
 pub mod payments;
 pub mod ppv;
 pub mod ratelimit;
+pub mod schedule;
+pub mod schedule_api;
 pub mod tickets;
 pub mod webhook;
 
@@ -132,6 +134,10 @@ pub struct Config {
     /// Seconds a viewer token holds its ticket for a join before the ticket is free again.
     #[arg(long, env = "ONAIR_TICKET_RESERVATION_SECS", default_value = "60")]
     pub ticket_reservation_secs: f64,
+    /// Seconds after its start a scheduled stream nobody started becomes missed (by default
+    /// the end of its Go Live window, 2 hours).
+    #[arg(long, env = "ONAIR_SCHEDULE_GRACE_SECS", default_value = "7200")]
+    pub schedule_grace_secs: f64,
 }
 
 /// Pay-per-view payment providers.
@@ -187,6 +193,7 @@ impl Config {
             public_url: None,
             currency: "usd".into(),
             ticket_reservation_secs: 60.0,
+            schedule_grace_secs: 7200.0,
         }
     }
 
@@ -213,6 +220,11 @@ impl Config {
                 .replacen("ws://", "http://", 1)
                 .replacen("wss://", "https://", 1)
         })
+    }
+
+    /// How long after its start a scheduled stream nobody started is missed, in milliseconds.
+    pub fn schedule_grace_ms(&self) -> i64 {
+        (self.schedule_grace_secs.clamp(0.0, 30.0 * 86_400.0) * 1000.0) as i64
     }
 
     pub fn reconcile_interval(&self) -> Duration {
@@ -334,6 +346,26 @@ pub fn app(state: AppState) -> Router {
             get(chat_api::settings).put(chat_api::set_settings),
         )
         .route("/api/chat/log", get(chat_api::log))
+        .route(
+            "/api/schedule",
+            post(schedule_api::create).get(schedule_api::list),
+        )
+        .route("/api/schedule/upcoming", get(schedule_api::upcoming))
+        .route(
+            "/api/schedule/{id}",
+            get(schedule_api::one)
+                .put(schedule_api::edit)
+                .delete(schedule_api::cancel),
+        )
+        .route(
+            "/api/streams/{username}/schedule",
+            get(schedule_api::upcoming_of),
+        )
+        .route("/live/{username}/schedule.ics", get(schedule_api::feed))
+        .route(
+            "/live/{username}/schedule/{file}",
+            get(schedule_api::event_file),
+        )
         .route("/api/me", get(api::me))
         .route("/api/streams/{username}", get(api::stream_status))
         .route("/api/streams/end", post(api::end_stream))
@@ -415,6 +447,9 @@ async fn reconcile_loop(state: AppState) {
             result = pass => if let Err(err) = result {
                 tracing::warn!(error = %err, "reconciliation with LiveKit failed; counts may be stale until the next pass");
             }
+        }
+        if let Err(err) = schedule::mark_missed(&state, state.config.schedule_grace_ms()).await {
+            tracing::warn!(error = %err, "could not mark missed scheduled streams; trying again next pass");
         }
     }
 }

@@ -16,6 +16,7 @@ use onair_core::wire::chat::{
     BanOutcome, BanRequest, ChatBan, ChatHidden, ChatMessage, ChatMode, ChatPost, ChatSettings,
     ChatStanding, ModerationEntry, TimeoutRequest,
 };
+use onair_core::wire::schedule::{CancelResponse, ScheduleRequest, ScheduleState, ScheduledStream};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,12 +27,15 @@ use onair_core::wire::chat::{
           crate::ppv::buy_ticket, crate::ppv::ticket, crate::ppv::refund, crate::ppv::earnings, crate::ppv::stripe_webhook,
           crate::chat_api::post_message, crate::chat_api::history, crate::chat_api::events, crate::chat_api::hide,
           crate::chat_api::time_out, crate::chat_api::ban, crate::chat_api::bans, crate::chat_api::unban,
-          crate::chat_api::settings, crate::chat_api::set_settings, crate::chat_api::log),
+          crate::chat_api::settings, crate::chat_api::set_settings, crate::chat_api::log,
+          crate::schedule_api::create, crate::schedule_api::list, crate::schedule_api::edit, crate::schedule_api::cancel,
+          crate::schedule_api::one, crate::schedule_api::upcoming, crate::schedule_api::upcoming_of, crate::schedule_api::feed, crate::schedule_api::event_file),
     components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody,
           crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings,
-          ChatMessage, ChatPost, ChatHidden, ChatMode, ChatStanding, ChatSettings, TimeoutRequest, BanRequest, ChatBan, BanOutcome, ModerationEntry)),
+          ChatMessage, ChatPost, ChatHidden, ChatMode, ChatStanding, ChatSettings, TimeoutRequest, BanRequest, ChatBan, BanOutcome, ModerationEntry,
+          ScheduleRequest, ScheduledStream, ScheduleState, CancelResponse)),
     modifiers(&ApiKeyAuth),
-    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "chat", description = "Live chat and its moderation"), (name = "livekit", description = "Called by livekit-server"))
+    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "chat", description = "Live chat and its moderation"), (name = "schedule", description = "Streams planned ahead and their calendars"), (name = "livekit", description = "Called by livekit-server"))
 )]
 pub struct ApiDoc;
 

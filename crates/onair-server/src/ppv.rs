@@ -3,7 +3,8 @@
 //! tickets, are in [`crate::admission`]; the rules themselves in [`crate::tickets`].
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use axum_extra::extract::cookie::SignedCookieJar;
@@ -89,17 +90,18 @@ fn page_url(state: &AppState, headers: &HeaderMap, username: &str) -> String {
     format!("{}/live/{username}", base.trim_end_matches('/'))
 }
 
-/// Buys a ticket for the stream on air: answers the ticket and, with Stripe, the checkout
-/// page to send the buyer to. The ticket is paid once the provider confirms (with the
-/// development provider, at once).
+/// Buys a ticket for the stream on air, or in advance for a scheduled one (it admits its
+/// holder once that stream is live): answers the ticket and, with Stripe, the checkout page to
+/// send the buyer to. The ticket is paid once the provider confirms (with the development
+/// provider, at once).
 #[utoipa::path(
     post, path = "/api/streams/{username}/tickets", tag = "pay-per-view",
-    params(("username" = String, Path, description = "The streamer", example = "alice")),
+    params(("username" = String, Path, description = "The streamer", example = "alice"), BuyQuery),
     responses(
         (status = 201, body = TicketView, description = "Pay at `checkout_url` (absent when already paid)"),
-        (status = 400, body = ErrorBody, description = "Malformed username"),
-        (status = 404, body = ErrorBody, description = "No such streamer"),
-        (status = 409, body = ErrorBody, description = "`offline`, or `free`: this stream needs no ticket"),
+        (status = 400, body = ErrorBody, description = "Malformed username or stream id"),
+        (status = 404, body = ErrorBody, description = "No such streamer, or `stream_id` is not one of their streams on air or scheduled"),
+        (status = 409, body = ErrorBody, description = "`offline`: not live and no paid stream scheduled; or `free`: this stream needs no ticket"),
         (status = 429, body = ErrorBody, description = "Rate limited; see Retry-After"),
         (status = 502, body = ErrorBody, description = "`payment_provider`: the provider failed; try again"),
     )
@@ -108,19 +110,11 @@ pub async fn buy_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
     PathStreamer(streamer): PathStreamer,
+    query: Result<Query<BuyQuery>, QueryRejection>,
     ViewerDevice { device, jar }: ViewerDevice,
 ) -> Result<(StatusCode, SignedCookieJar, Json<TicketView>), ApiError> {
-    let Some((stream_id, price_cents)) =
-        crate::admission::paid_stream_on_air(&state, &streamer.username).await?
-    else {
-        return Err(ApiError::Conflict(
-            ErrorKind::Free,
-            format!(
-                "{}'s stream is free to watch: no ticket needed",
-                streamer.username
-            ),
-        ));
-    };
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (stream_id, price_cents) = stream_to_sell(&state, &streamer, query.stream_id).await?;
     let id = new_ticket_id();
     let now = now_ms();
     db::create_ticket(
@@ -160,6 +154,74 @@ pub async fn buy_ticket(
     let row = reread(&state, &id).await?;
     tracing::info!(ticket = %&id[..7], stream_id, provider = state.payments.name(), paid = checkout.paid, "ticket bought");
     Ok((StatusCode::CREATED, jar, Json(TicketView::of(&row))))
+}
+
+/// Which stream a ticket is bought for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct BuyQuery {
+    /// A stream on air or scheduled; by default the one on air, else the next scheduled one
+    /// with a price.
+    pub stream_id: Option<i64>,
+}
+
+/// The stream a ticket bought now is for, with its price: the one asked for (on air or still
+/// upcoming), else the one on air, else the next upcoming scheduled stream with a price.
+async fn stream_to_sell(
+    state: &AppState,
+    streamer: &db::Streamer,
+    asked: Option<i64>,
+) -> Result<(i64, i64), ApiError> {
+    let on_air = state.hub.on_air(&streamer.username).await;
+    let free = || {
+        ApiError::Conflict(
+            ErrorKind::Free,
+            format!(
+                "{}'s stream is free to watch: no ticket needed",
+                streamer.username
+            ),
+        )
+    };
+    let price_on_air = |id| async move {
+        Ok::<_, ApiError>(
+            db::stream(&state.db, id)
+                .await?
+                .and_then(|r| r.ppv_price_cents),
+        )
+    };
+    match (asked, on_air) {
+        (Some(id), Some(live)) if id == live => {
+            price_on_air(id).await?.map(|p| (id, p)).ok_or_else(free)
+        }
+        (Some(id), _) => {
+            let row = crate::schedule::store::get(&state.db, id)
+                .await?
+                .filter(|r| r.streamer_id == streamer.id && r.state().is_upcoming())
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "{} has no stream {id} on air or scheduled",
+                        streamer.username
+                    ))
+                })?;
+            row.ppv_price_cents.map(|p| (id, p)).ok_or_else(free)
+        }
+        (None, Some(live)) => price_on_air(live)
+            .await?
+            .map(|p| (live, p))
+            .ok_or_else(free),
+        (None, None) => crate::schedule::store::upcoming_of(&state.db, streamer.id)
+            .await?
+            .into_iter()
+            .find_map(|r| r.ppv_price_cents.map(|p| (r.id, p)))
+            .ok_or_else(|| {
+                ApiError::Conflict(
+                    ErrorKind::Offline,
+                    format!(
+                        "{} is not live and has no paid stream scheduled",
+                        streamer.username
+                    ),
+                )
+            }),
+    }
 }
 
 /// A ticket's state: paid yet, used, in use.

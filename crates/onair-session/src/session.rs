@@ -200,8 +200,15 @@ impl LiveSession {
     }
 
     fn token_request(&self) -> TokenRequest {
+        let resume_stream_id = lock(&self.shared.token).as_ref().map(|t| t.stream_id);
         TokenRequest {
-            resume_stream_id: lock(&self.shared.token).as_ref().map(|t| t.stream_id),
+            // A rejoin continues the stream it has; only the first join picks one.
+            scheduled_stream_id: self
+                .shared
+                .settings
+                .scheduled_stream_id
+                .filter(|_| resume_stream_id.is_none()),
+            resume_stream_id,
             ..TokenRequest::new(
                 self.shared.settings.title.clone(),
                 self.shared.settings.ppv_price.clone(),

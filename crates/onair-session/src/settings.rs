@@ -11,6 +11,9 @@ pub struct SessionSettings {
     pub title: String,
     /// Pay-per-view price as the creator typed it ("4.99"); `None` for free.
     pub ppv_price: Option<String>,
+    /// Go live as this scheduled stream (its title and price are the schedule's). Without it
+    /// the backend takes over a stream scheduled around now by itself.
+    pub scheduled_stream_id: Option<i64>,
     pub video: VideoInput,
     pub audio: AudioInput,
     /// Asked of the camera (the closest mode it offers is used), or the test pattern's size.
@@ -31,6 +34,7 @@ impl Default for SessionSettings {
         Self {
             title: "Live on OnAir".into(),
             ppv_price: None,
+            scheduled_stream_id: None,
             video: VideoInput::TestPattern,
             audio: AudioInput::default(),
             width: 1280,

@@ -184,6 +184,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The creator's scheduled streams of the last 30 days and ahead, in every state, by start. */
+        get: operations["list"];
+        put?: never;
+        /** Plans a stream. Nothing is stored when a field is wrong. */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schedule/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every streamer's upcoming streams, soonest first (at most 100). */
+        get: operations["upcoming"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schedule/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One scheduled stream in any state (public: the viewer page follows the one it shows). */
+        get: operations["one"];
+        /** Changes an upcoming stream (all its details, as when planning it). Its `sequence` goes up. */
+        put: operations["edit"];
+        post?: never;
+        /**
+         * Calls an upcoming stream off: its calendar event says `STATUS:CANCELLED` and its paid
+         *     tickets are refunded. Calling off again retries refunds that failed.
+         */
+        delete: operations["cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/streams/end": {
         parameters: {
             query?: never;
@@ -316,6 +373,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/streams/{username}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A streamer's upcoming streams, soonest first. */
+        get: operations["upcoming_of"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/streams/{username}/tickets": {
         parameters: {
             query?: never;
@@ -326,9 +400,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Buys a ticket for the stream on air: answers the ticket and, with Stripe, the checkout
-         *     page to send the buyer to. The ticket is paid once the provider confirms (with the
-         *     development provider, at once).
+         * Buys a ticket for the stream on air, or in advance for a scheduled one (it admits its
+         *     holder once that stream is live): answers the ticket and, with Stripe, the checkout page to
+         *     send the buyer to. The ticket is paid once the provider confirms (with the development
+         *     provider, at once).
          */
         post: operations["buy_ticket"];
         delete?: never;
@@ -431,6 +506,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/live/{username}/schedule.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The streamer's schedule as an iCalendar feed to subscribe to: the last 30 days and ahead,
+         *     cancelled and missed streams included (as cancelled events).
+         */
+        get: operations["feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/live/{username}/schedule/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One scheduled stream as an iCalendar file ("Add to calendar"); the same event, UID and
+         *     sequence as in the feed.
+         */
+        get: operations["event_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -464,6 +579,15 @@ export interface components {
              *     let it be forfeited (false, the default). Either way it admits nobody any more.
              */
             refund?: boolean;
+        };
+        /** @description The answer to calling a scheduled stream off. */
+        CancelResponse: {
+            /**
+             * Format: int32
+             * @description Paid tickets refunded through the payment provider (their price is off the earnings).
+             */
+            refunded_tickets: number;
+            stream: components["schemas"]["ScheduledStream"];
         };
         /** @description A ban in force. */
         ChatBan: {
@@ -619,7 +743,7 @@ export interface components {
          *     renamed). The HTTP status goes with it: see the backend's `ApiError`.
          * @enum {string}
          */
-        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "banned" | "timed_out" | "too_new" | "slow_mode" | "blocked_term" | "name_taken" | "internal";
+        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "banned" | "timed_out" | "too_new" | "slow_mode" | "blocked_term" | "name_taken" | "not_upcoming" | "internal";
         /** @description The acknowledgement of a call that answers nothing else (health, webhooks). */
         Health: {
             ok: boolean;
@@ -669,6 +793,85 @@ export interface components {
              */
             username: string;
         };
+        /** @description A stream planned ahead (`POST /api/schedule`) or its new details (`PUT /api/schedule/{id}`). */
+        ScheduleRequest: {
+            /** @description Up to 2,000 characters; may have several lines. */
+            description?: string;
+            /**
+             * Format: int64
+             * @description The expected length: 1–720 minutes.
+             * @example 90
+             */
+            duration_minutes: number;
+            /**
+             * Format: double
+             * @description Pay-per-view price, 0–999.99 with at most 2 decimals (a JSON number or a decimal
+             *     string); absent or null for a free stream.
+             * @example 4.99
+             */
+            ppv_price?: number | null;
+            /**
+             * Format: int64
+             * @description The start, Unix milliseconds (UTC): 1 minute to 1 year from now.
+             * @example 1800000000000
+             */
+            starts_at: number;
+            /**
+             * @description 1–100 characters after trimming, no control characters.
+             * @example Friday jam
+             */
+            title: string;
+        };
+        /**
+         * @description Where a scheduled stream is in its life.
+         * @enum {string}
+         */
+        ScheduleState: "scheduled" | "live" | "ended" | "cancelled" | "missed";
+        /** @description A scheduled stream. */
+        ScheduledStream: {
+            /** Format: int64 */
+            cancelled_at?: number | null;
+            /**
+             * @description Of the price (ISO code, lower case).
+             * @example usd
+             */
+            currency: string;
+            description: string;
+            /** Format: int32 */
+            duration_minutes: number;
+            /** Format: int64 */
+            ended_at?: number | null;
+            /**
+             * Format: int64
+             * @description The stream's id: the same once it is live and after.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description Pay-per-view price in cents; absent for a free stream.
+             */
+            ppv_price_cents?: number | null;
+            /**
+             * Format: int64
+             * @description Raised by every change (edit, cancel, start, end, missed): the calendar event's
+             *     `SEQUENCE`.
+             */
+            sequence: number;
+            /**
+             * Format: int64
+             * @description When it actually went live and ended (Unix milliseconds).
+             */
+            started_at?: number | null;
+            /**
+             * Format: int64
+             * @description The planned start, Unix milliseconds (UTC).
+             */
+            starts_at: number;
+            state: components["schemas"]["ScheduleState"];
+            title: string;
+            /** @example alice */
+            username: string;
+        };
         /** @description A stream's earnings. */
         StreamEarnings: {
             currency: string;
@@ -716,6 +919,7 @@ export interface components {
         /** @description What a viewer page needs before it connects. */
         StreamStatus: {
             live: boolean;
+            next_scheduled?: null | components["schemas"]["ScheduledStream"];
             stream?: null | components["schemas"]["StreamSummary"];
             /** @example alice */
             username: string;
@@ -789,6 +993,13 @@ export interface components {
              *     otherwise a new stream starts.
              */
             resume_stream_id?: number | null;
+            /**
+             * Format: int64
+             * @description Going live as a stream planned ahead (its id in the schedule): that stream, with its
+             *     title, description and price, goes live. Without it, a stream scheduled to start
+             *     between 30 minutes from now and 2 hours ago is taken over by itself.
+             */
+            scheduled_stream_id?: number | null;
             /**
              * @description 1–100 characters after trimming, no control characters.
              * @example Friday jam
@@ -1338,6 +1549,263 @@ export interface operations {
             };
         };
     };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledStream"][];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledStream"];
+                };
+            };
+            /** @description `invalid` (`field`: `title`, `description`, `starts_at`, `duration_minutes` or `ppv_price`; `starts_at` also when 50 streams are already upcoming) or not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upcoming: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledStream"][];
+                };
+            };
+        };
+    };
+    one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The scheduled stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledStream"];
+                };
+            };
+            /** @description `bad_request`: the id is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such scheduled stream */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The scheduled stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledStream"];
+                };
+            };
+            /** @description `invalid` with the `field`, not JSON, or an id that is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such scheduled stream of this streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_upcoming`: it started, ended, was cancelled or missed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The scheduled stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelResponse"];
+                };
+            };
+            /** @description `bad_request`: the id is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such scheduled stream of this streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_upcoming`: it started, ended or was missed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payment_provider`: a refund failed; call off again to retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     end_stream: {
         parameters: {
             query?: never;
@@ -1379,7 +1847,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The token; the stream is live once the creator connects */
+            /** @description The token; the stream is live once the creator connects (a scheduled stream: that one, same id) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1399,6 +1867,24 @@ export interface operations {
             };
             /** @description Missing or wrong API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `scheduled_stream_id` is none of this streamer's scheduled streams */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_upcoming`: the scheduled stream asked for started, ended, was cancelled or missed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1751,7 +2237,7 @@ export interface operations {
             };
         };
     };
-    buy_ticket: {
+    upcoming_of: {
         parameters: {
             query?: never;
             header?: never;
@@ -1766,13 +2252,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Pay at `checkout_url` (absent when already paid) */
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketView"];
+                    "application/json": components["schemas"]["ScheduledStream"][];
                 };
             };
             /** @description Malformed username */
@@ -1793,7 +2278,56 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `offline`, or `free`: this stream needs no ticket */
+        };
+    };
+    buy_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+                /**
+                 * @description A stream on air or scheduled; by default the one on air, else the next scheduled one
+                 *     with a price.
+                 */
+                stream_id: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pay at `checkout_url` (absent when already paid) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketView"];
+                };
+            };
+            /** @description Malformed username or stream id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer, or `stream_id` is not one of their streams on air or scheduled */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `offline`: not live and no paid stream scheduled; or `free`: this stream needs no ticket */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2090,6 +2624,97 @@ export interface operations {
             };
             /** @description `payment_provider`: the refund failed; try again */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description Malformed username */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    event_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+                /**
+                 * @description The stream's id and `.ics`
+                 * @example 42.ics
+                 */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description Malformed username or file name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer, or no such scheduled stream of theirs */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,7 @@ import { money } from "../money";
 import type { components } from "./api";
 import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
 import { mountChat } from "./chat";
+import { scheduleView, localStart, type Scheduled } from "./schedule";
 import { Scope, type OpenCounts } from "./scope";
 import { next, type Effect, type PageEvent, type Phase } from "./state";
 
@@ -99,6 +100,11 @@ const SKELETON = `
       <div id="spinner" class="spinner"></div>
       <h2 id="overlay-title">Loading…</h2>
       <p id="notice" data-kind=""></p>
+      <p id="countdown" class="countdown" hidden></p>
+      <div id="schedule-links" class="links" hidden>
+        <a id="calendar" class="button" download>Add to calendar</a>
+        <button id="buy-ahead" class="primary" hidden></button>
+      </div>
       <button id="action" class="primary" hidden></button>
     </div>
     <button id="unmute" class="unmute" hidden>Sound is off · Unmute</button>
@@ -106,6 +112,10 @@ const SKELETON = `
   <div class="meta">
     <h1 id="title"></h1>
     <p id="subtitle"></p>
+    <section id="upcoming" class="upcoming" hidden>
+      <h3>Upcoming streams</h3>
+      <ol id="upcoming-list"></ol>
+    </section>
   </div>
   <aside id="chat" class="chat"></aside>
 </main>`;
@@ -133,6 +143,13 @@ let stopClock: (() => void) | null = null;
 let pendingCheckout: string | null = null;
 /** What a ticket costs, once the backend said so. */
 let price: { cents: number; currency: string } | null = null;
+/** Offline: the next stream the creator scheduled (or the one shown, once called off). */
+let scheduled: Scheduled | null = null;
+/** Every upcoming stream of the creator, soonest first. */
+let upcoming: Scheduled[] = [];
+/** The held ticket is a paid one for `scheduled`. */
+let ticketAhead = false;
+let stopSchedule: (() => void) | null = null;
 
 window.onairViewer = { phase: () => phase, chat: () => chat.state(), open: () => scope.open(), firstFrameAt: null, marks: {} };
 const mark = (step: string) => (window.onairViewer.marks[step] ??= performance.now());
@@ -254,7 +271,9 @@ async function start() {
     mark("status");
     if (gen !== generation) return;
     info = status.stream ?? null;
+    scheduled = status.next_scheduled ?? null;
     dispatch({ type: "live", live: status.live });
+    void loadUpcoming(gen);
   } catch {
     if (gen !== generation) return;
     notice = { kind: "load", text: "Can't reach OnAir. Check your connection, then try again." };
@@ -454,11 +473,151 @@ function paywallText(): string {
   return `${lead}${what} pay-per-view: ${cost} to watch. Your ticket stays in this browser, so you can reload or come back during the stream without paying again.`;
 }
 
+/** The creator's upcoming streams, for the list under the player. */
+async function loadUpcoming(gen: number) {
+  try {
+    const response = await fetch(api("/schedule"));
+    if (!response.ok || gen !== generation) return;
+    upcoming = (await response.json()) as Scheduled[];
+    await checkTicketAhead(gen);
+    render();
+  } catch {
+    // The list is extra; the page works without it.
+  }
+}
+
+/** Whether the ticket this browser holds is a paid one for the scheduled stream shown. */
+async function checkTicketAhead(gen: number) {
+  const id = heldTicket.get();
+  ticketAhead = false;
+  if (!id || !scheduled) return;
+  try {
+    const response = await fetch(`/api/tickets/${id}`);
+    if (!response.ok || gen !== generation) return;
+    const ticket = (await response.json()) as Ticket;
+    ticketAhead = ticket.stream_id === scheduled.id && ticket.payment === "paid";
+  } catch {
+    // Shown as not held; buying again is refused nothing.
+  }
+}
+
+/** Offline with a stream scheduled: tick the countdown each second, and ask about the
+ * stream every 15 s (called off, or a later start). Going live arrives with the count. */
+function followSchedule() {
+  const showing = phase === "offline" && !!scheduled;
+  if (!showing) {
+    stopSchedule?.();
+    stopSchedule = null;
+    return;
+  }
+  if (stopSchedule) return;
+  const gen = generation;
+  const stopTick = scope.interval(() => renderSchedule(), 1000);
+  const stopPoll = scope.interval(() => void refreshScheduled(gen), 15_000);
+  stopSchedule = () => {
+    stopTick();
+    stopPoll();
+  };
+}
+
+async function refreshScheduled(gen: number) {
+  const id = scheduled?.id;
+  if (id == null) return;
+  try {
+    const response = await fetch(`/api/schedule/${id}`);
+    if (!response.ok || gen !== generation) return;
+    const fresh = (await response.json()) as Scheduled;
+    if (fresh.state === "scheduled" || fresh.state === "cancelled" || fresh.state === "missed") scheduled = fresh;
+    render();
+  } catch {
+    // Asked again in 15 s.
+  }
+}
+
+/** Buys a ticket for the scheduled stream before it starts: to checkout, or paid at once. */
+async function buyAhead() {
+  const s = scheduled;
+  if (!s) return;
+  const button = $<HTMLButtonElement>("buy-ahead");
+  button.disabled = true;
+  try {
+    const response = await fetch(api(`/tickets?stream_id=${s.id}`), { method: "POST" });
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as ApiError;
+      notice = { kind: "payment", text: `The purchase could not start (${body.error?.message ?? `error ${response.status}`}). Nothing was charged; try again.` };
+      return;
+    }
+    const ticket = (await response.json()) as Ticket;
+    heldTicket.set(ticket.id);
+    if (ticket.payment === "paid") {
+      ticketAhead = true;
+      notice = null;
+    } else if (ticket.checkout_url) {
+      return location.assign(ticket.checkout_url);
+    }
+  } catch {
+    notice = { kind: "payment", text: "Can't reach OnAir. Check your connection, then buy again: nothing was charged." };
+  } finally {
+    button.disabled = false;
+    render();
+  }
+}
+$("buy-ahead").addEventListener("click", () => void buyAhead());
+
+/** The overlay's scheduled-stream part and the upcoming list. */
+function renderSchedule() {
+  const s = phase === "offline" ? scheduled : null;
+  const view = s ? scheduleView(s, Date.now()) : null;
+  app.dataset.schedule = view?.kind ?? "";
+  $("countdown").hidden = !view?.countdown;
+  $("countdown").textContent = view?.countdown ? `Starts ${view.countdown}` : "";
+  $("schedule-links").hidden = !view || view.kind === "cancelled" || view.kind === "missed";
+  if (s && view) {
+    $("overlay-title").textContent = view.heading;
+    const lead = notice?.kind === "payment" ? `${notice.text} ` : "";
+    const ticket = ticketAhead ? " You have a ticket: this page plays by itself when the stream starts." : "";
+    const detail =
+      view.kind === "upcoming"
+        ? `${view.when}. This page starts playing by itself when ${username} goes live.`
+        : view.kind === "soon"
+          ? `Planned for ${view.when}. ${username} will be live any moment: this page starts playing by itself.`
+          : view.kind === "cancelled"
+            ? `“${s.title}”, planned for ${view.when}, was called off.${heldTicket.get() ? " A ticket bought for it is refunded." : ""}`
+            : `“${s.title}” was planned for ${view.when}.`;
+    $("notice").textContent = `${lead}${detail}${view.kind === "upcoming" || view.kind === "soon" ? ticket : ""}`;
+    $<HTMLAnchorElement>("calendar").href = `/live/${encodeURIComponent(username)}/schedule/${s.id}.ics`;
+    const buy = $<HTMLButtonElement>("buy-ahead");
+    const priced = s.ppv_price_cents != null && (view.kind === "upcoming" || view.kind === "soon");
+    buy.hidden = !priced || ticketAhead;
+    buy.textContent = priced ? `Buy ticket · ${money(s.ppv_price_cents ?? 0, s.currency)}` : "";
+    $("title").textContent = view.kind === "upcoming" || view.kind === "soon" ? s.title : "";
+    $("subtitle").textContent = s.description;
+  }
+  const list = $("upcoming-list");
+  const shown = upcoming;
+  $("upcoming").hidden = shown.length === 0;
+  list.replaceChildren(
+    ...shown.map((u) => {
+      const item = document.createElement("li");
+      const when = document.createElement("time");
+      when.dateTime = new Date(u.starts_at).toISOString();
+      when.textContent = localStart(u.starts_at);
+      const title = document.createElement("span");
+      title.textContent = ` ${u.title}${u.ppv_price_cents != null ? ` · ${money(u.ppv_price_cents, u.currency)}` : ""} `;
+      const link = document.createElement("a");
+      link.href = `/live/${encodeURIComponent(username)}/schedule/${u.id}.ics`;
+      link.textContent = "Add to calendar";
+      item.append(when, title, link);
+      return item;
+    }),
+  );
+}
+
 function render() {
   app.dataset.state = phase;
   document.title = info?.title && phase !== "offline" ? `${info.title} · ${username} · OnAir` : `${username} · OnAir`;
   $("who").textContent = username;
-  $("badge").textContent = BADGE[phase];
+  $("badge").textContent = phase === "offline" && scheduled?.state === "scheduled" ? "SCHEDULED" : BADGE[phase];
   const overlay = OVERLAY[phase];
   $("overlay").hidden = phase === "live";
   $("overlay-title").textContent = overlay.title;
@@ -491,6 +650,8 @@ function render() {
   $("title").textContent = phase === "offline" ? "" : (info?.title ?? "");
   $("badge").dataset.paid = String(phase === "paywall" || phase === "confirming");
   renderClock();
+  renderSchedule();
+  followSchedule();
 }
 
 function offlineText(): string {
