@@ -666,10 +666,10 @@ pub async fn settled_process_figures() -> Result<ProcessFigures> {
 /// SDK's maps, where a leak grows) is held to the *second* checkpoint: at most 10 % above it
 /// at every later one, and the second at most 25 % above the first. By the second checkpoint
 /// the process has run under whatever load the machine gives it, and the allocator keeps
-/// what that load made it hold (with one core kept busy, 30 sessions' anonymous memory grew
-/// +7.7 % by session 15 and +3.1 % more by session 30, the malloc heap in use +11 kB of it);
-/// a leak grows at every checkpoint instead (each full reconnect's republished tracks, found
-/// this way: +23 % by session 15, +11.5 % more by session 30).
+/// what that load made it hold (in a test run with a build beside it, 30 sessions' anonymous
+/// memory grew +7.7 % by session 15 and +3.1 % more by session 30, the malloc heap in use
+/// +53 kB of it); a leak grows at every checkpoint instead (each full reconnect's
+/// republished tracks, found this way: +23 % by session 15, +11.5 % more by session 30).
 ///
 /// File-backed pages are shown, not held: they are the binary's and the SDK library's code
 /// and data, read from disk the first time a path runs (the encoder's paths for an
