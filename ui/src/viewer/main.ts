@@ -147,8 +147,9 @@ let price: { cents: number; currency: string } | null = null;
 let scheduled: Scheduled | null = null;
 /** Every upcoming stream of the creator, soonest first. */
 let upcoming: Scheduled[] = [];
-/** The held ticket is a paid one for `scheduled`. */
-let ticketAhead = false;
+/** The held ticket, when it is one for `scheduled`: paid, or its payment still awaited
+ * (back from checkout before the provider confirmed it). */
+let ticketAhead: "paid" | "awaiting" | null = null;
 let stopSchedule: (() => void) | null = null;
 
 window.onairViewer = { phase: () => phase, chat: () => chat.state(), open: () => scope.open(), firstFrameAt: null, marks: {} };
@@ -178,11 +179,13 @@ function perform(effect: Effect, from: Phase) {
       leaveRoom();
       scope.closeAll();
       stopClock = null;
+      stopSchedule = null;
       break;
     case "reload":
       leaveRoom();
       scope.closeAll();
       stopClock = null;
+      stopSchedule = null;
       notice = null;
       void start();
       break;
@@ -489,13 +492,16 @@ async function loadUpcoming(gen: number) {
 /** Whether the ticket this browser holds is a paid one for the scheduled stream shown. */
 async function checkTicketAhead(gen: number) {
   const id = heldTicket.get();
-  ticketAhead = false;
-  if (!id || !scheduled) return;
+  if (!id || !scheduled) {
+    ticketAhead = null;
+    return;
+  }
   try {
     const response = await fetch(`/api/tickets/${id}`);
     if (!response.ok || gen !== generation) return;
     const ticket = (await response.json()) as Ticket;
-    ticketAhead = ticket.stream_id === scheduled.id && ticket.payment === "paid";
+    const forThis = ticket.stream_id === scheduled.id;
+    ticketAhead = forThis && ticket.payment === "paid" ? "paid" : forThis && ticket.payment === "awaiting" ? "awaiting" : null;
   } catch {
     // Shown as not held; buying again is refused nothing.
   }
@@ -528,6 +534,7 @@ async function refreshScheduled(gen: number) {
     if (!response.ok || gen !== generation) return;
     const fresh = (await response.json()) as Scheduled;
     if (fresh.state === "scheduled" || fresh.state === "cancelled" || fresh.state === "missed") scheduled = fresh;
+    if (ticketAhead === "awaiting") await checkTicketAhead(gen);
     render();
   } catch {
     // Asked again in 15 s.
@@ -550,7 +557,7 @@ async function buyAhead() {
     const ticket = (await response.json()) as Ticket;
     heldTicket.set(ticket.id);
     if (ticket.payment === "paid") {
-      ticketAhead = true;
+      ticketAhead = "paid";
       notice = null;
     } else if (ticket.checkout_url) {
       return location.assign(ticket.checkout_url);
@@ -575,20 +582,25 @@ function renderSchedule() {
   if (s && view) {
     $("overlay-title").textContent = view.heading;
     const lead = notice?.kind === "payment" ? `${notice.text} ` : "";
-    const ticket = ticketAhead ? " You have a ticket: this page plays by itself when the stream starts." : "";
+    const ticket =
+      ticketAhead === "paid"
+        ? " You have a ticket: this page plays by itself when the stream starts."
+        : ticketAhead === "awaiting"
+          ? " Your ticket's payment is being confirmed: no need to buy again."
+          : "";
     const detail =
       view.kind === "upcoming"
         ? `${view.when}. This page starts playing by itself when ${username} goes live.`
         : view.kind === "soon"
           ? `Planned for ${view.when}. ${username} will be live any moment: this page starts playing by itself.`
           : view.kind === "cancelled"
-            ? `“${s.title}”, planned for ${view.when}, was called off.${heldTicket.get() ? " A ticket bought for it is refunded." : ""}`
+            ? `“${s.title}”, planned for ${view.when}, was called off.${s.ppv_price_cents != null ? " Tickets bought for it are refunded." : ""}`
             : `“${s.title}” was planned for ${view.when}.`;
     $("notice").textContent = `${lead}${detail}${view.kind === "upcoming" || view.kind === "soon" ? ticket : ""}`;
     $<HTMLAnchorElement>("calendar").href = `/live/${encodeURIComponent(username)}/schedule/${s.id}.ics`;
     const buy = $<HTMLButtonElement>("buy-ahead");
     const priced = s.ppv_price_cents != null && (view.kind === "upcoming" || view.kind === "soon");
-    buy.hidden = !priced || ticketAhead;
+    buy.hidden = !priced || ticketAhead !== null;
     buy.textContent = priced ? `Buy ticket · ${money(s.ppv_price_cents ?? 0, s.currency)}` : "";
     $("title").textContent = view.kind === "upcoming" || view.kind === "soon" ? s.title : "";
     $("subtitle").textContent = s.description;
