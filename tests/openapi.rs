@@ -49,6 +49,9 @@ async fn the_openapi_document_describes_every_route() -> Result<()> {
             "/api/livekit/webhook",
             "/api/me",
             "/api/payments/stripe/webhook",
+            "/api/schedule",
+            "/api/schedule/upcoming",
+            "/api/schedule/{id}",
             "/api/streams/end",
             "/api/streams/token",
             "/api/streams/{username}",
@@ -56,12 +59,15 @@ async fn the_openapi_document_describes_every_route() -> Result<()> {
             "/api/streams/{username}/chat/events",
             "/api/streams/{username}/earnings",
             "/api/streams/{username}/history",
+            "/api/streams/{username}/schedule",
             "/api/streams/{username}/tickets",
             "/api/streams/{username}/viewer-token",
             "/api/streams/{username}/viewers",
             "/api/streams/{username}/viewers/events",
             "/api/tickets/{id}",
             "/api/tickets/{id}/refund",
+            "/live/{username}/schedule.ics",
+            "/live/{username}/schedule/{file}",
         ]
     );
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());

@@ -114,7 +114,8 @@ fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
 /// seconds (a calendar's times have no finer unit, so the feed and the API agree).
 pub fn starts_at(now_ms: i64, starts_at_ms: i64) -> Result<i64, FieldError> {
     let field = "starts_at";
-    let starts_at_ms = starts_at_ms - starts_at_ms.rem_euclid(1000);
+    // Any 64-bit number may arrive: no arithmetic here may overflow.
+    let starts_at_ms = starts_at_ms.saturating_sub(starts_at_ms.rem_euclid(1000));
     if starts_at_ms < now_ms + MIN_LEAD_MS {
         return Err(field_error(
             field,
@@ -212,6 +213,8 @@ mod tests {
             NOW + MINUTE_MS - 1,
             NOW + MAX_LEAD_MS + 1000,
             NOW + 2 * MAX_LEAD_MS,
+            i64::MIN,
+            i64::MAX,
         ] {
             let err = starts_at(NOW, bad).unwrap_err();
             assert_eq!(err.field, "starts_at", "{bad}");
