@@ -83,6 +83,10 @@ pub fn load(options: &LoadOptions) -> Result<EngineInfo, LoadError> {
                     load_time: started.elapsed(),
                 };
                 let engine = ENGINE.get_or_init(|| engine);
+                // The thread that releases handles dropped inside the SDK's callback starts
+                // with the engine (like the SDK's own threads), not on its first drop some
+                // session later.
+                crate::handle::start_releasing();
                 engine
                     .lib
                     .initialize(options.capture_logs, env!("CARGO_PKG_VERSION"));

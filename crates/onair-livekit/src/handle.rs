@@ -53,8 +53,9 @@ enum Release {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// The releasing thread's queue, started on first need. The thread lives as long as the
-/// process (like the SDK's own runtime) and sleeps while there is nothing to release.
+/// The releasing thread's queue, started when the engine loads (or on first need). The
+/// thread lives as long as the process (like the SDK's own runtime) and sleeps while there is
+/// nothing to release.
 fn releaser() -> &'static mpsc::Sender<Release> {
     static QUEUE: OnceLock<mpsc::Sender<Release>> = OnceLock::new();
     QUEUE.get_or_init(|| {
@@ -77,6 +78,11 @@ fn releaser() -> &'static mpsc::Sender<Release> {
         }
         tx
     })
+}
+
+/// Starts the releasing thread if it is not running yet (the engine does at load).
+pub(crate) fn start_releasing() {
+    releaser();
 }
 
 fn release(id: u64) {
