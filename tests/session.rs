@@ -153,10 +153,23 @@ async fn eventually(limit: Duration, check: impl Fn() -> Result<()>) -> Result<(
     onair_e2e::harness::retry_for(limit, Duration::from_millis(10), || async { check() }).await
 }
 
+/// The names of this process's threads, but the in-process backend's database connections
+/// (sqlx gives each SQLite connection a thread, kept while the pool keeps the connection: a
+/// connection the backend opens during a session is the backend's, not the session's).
+fn thread_names() -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        // Thread names are cut to 15 bytes: "sqlx-sqlite-worker-3" reads "sqlx-sqlite-wor".
+        .filter(|name| !name.starts_with("sqlx-sqlite-wor"))
+        .collect()
+}
+
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(0)
+    thread_names().len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,7 +177,8 @@ async fn a_session_goes_live_through_the_backend_counts_its_viewer_and_ends_with
 ) -> Result<()> {
     onair_e2e::harness::load_engine()?;
     let s = stack().await?;
-    let threads_before = threads();
+    let names_before = thread_names();
+    let threads_before = names_before.len();
     let session = live_session(&s).await?;
     assert_eq!(session.state(), onair_session::SessionState::Live);
     let timeline = session.timeline();
@@ -232,7 +246,8 @@ async fn a_session_goes_live_through_the_backend_counts_its_viewer_and_ends_with
         let now = threads();
         anyhow::ensure!(
             now <= threads_before,
-            "{now} threads, {threads_before} before"
+            "{now} threads, {threads_before} before: {:?} now, {names_before:?} before",
+            thread_names()
         );
         Ok(())
     })
