@@ -296,10 +296,11 @@ impl TicketRow {
     }
 }
 
-const TICKET_COLUMNS: &str = "t.id, t.stream_id, s.streamer_id, u.username, t.price_cents, \
+pub(crate) const TICKET_COLUMNS: &str =
+    "t.id, t.stream_id, s.streamer_id, u.username, t.price_cents, \
      t.currency, t.provider, t.checkout_url, t.payment_ref, t.payment, t.hold_identity, \
      t.hold_until, t.hold_joined, t.consumed_at, t.version";
-const TICKET_FROM: &str =
+pub(crate) const TICKET_FROM: &str =
     "tickets t JOIN streams s ON s.id = t.stream_id JOIN streamers u ON u.id = s.streamer_id";
 
 pub struct NewTicket<'a> {
@@ -451,29 +452,6 @@ pub async fn record_refund(pool: &SqlitePool, ticket_id: &str, now_ms: i64) -> s
     }
     tx.commit().await?;
     Ok(refunded)
-}
-
-/// Every paid ticket of stream `stream_id`.
-pub async fn paid_tickets_of_stream(
-    pool: &SqlitePool,
-    stream_id: i64,
-) -> sqlx::Result<Vec<TicketRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.stream_id = ? AND t.payment = 'paid'"
-    ))
-    .bind(stream_id)
-    .fetch_all(pool)
-    .await
-}
-
-/// How many tickets of stream `stream_id` were bought (paid, or awaiting payment).
-pub async fn tickets_sold(pool: &SqlitePool, stream_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM tickets WHERE stream_id = ? AND payment IN ('paid', 'awaiting')",
-    )
-    .bind(stream_id)
-    .fetch_one(pool)
-    .await
 }
 
 /// The paid tickets `device` bought for stream `stream_id`.

@@ -108,7 +108,7 @@ pub async fn edit(
     }
     let plan = plan(request, now_ms())?;
     let new_price = plan.ppv_price_cents.map(i64::from);
-    if new_price != row.ppv_price_cents && db::tickets_sold(&state.db, id).await? > 0 {
+    if new_price != row.ppv_price_cents && store::tickets_sold(&state.db, id).await? > 0 {
         return Err(FieldError {
             field: "ppv_price",
             message: "tickets were already bought at the old price: keep it, or cancel the stream (which refunds them) and schedule a new one".into(),
@@ -155,7 +155,7 @@ pub async fn cancel(
         other => return Err(ScheduleError::NotUpcoming(state_word(other))),
     }
     let mut refunded_tickets = 0;
-    for ticket in db::paid_tickets_of_stream(&state.db, id).await? {
+    for ticket in store::paid_tickets_of_stream(&state.db, id).await? {
         if ticket.provider != state.payments.name() {
             tracing::warn!(
                 ticket_provider = ticket.provider,

@@ -5,6 +5,8 @@ use onair_core::schedule::{ScheduleState, Slot};
 use onair_core::wire::schedule::ScheduledStream;
 use sqlx::SqlitePool;
 
+use crate::db::{TicketRow, TICKET_COLUMNS, TICKET_FROM};
+
 /// A scheduled stream as stored, with its streamer's name.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -261,5 +263,28 @@ pub async fn mark_missed(
     .bind(now_ms)
     .bind(started_before_ms)
     .fetch_all(pool)
+    .await
+}
+
+/// Every paid ticket of stream `stream_id`.
+pub async fn paid_tickets_of_stream(
+    pool: &SqlitePool,
+    stream_id: i64,
+) -> sqlx::Result<Vec<TicketRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.stream_id = ? AND t.payment = 'paid'"
+    ))
+    .bind(stream_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many tickets of stream `stream_id` were bought (paid, or awaiting payment).
+pub async fn tickets_sold(pool: &SqlitePool, stream_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tickets WHERE stream_id = ? AND payment IN ('paid', 'awaiting')",
+    )
+    .bind(stream_id)
+    .fetch_one(pool)
     .await
 }
