@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context, Result};
+use onair_core::wire::schedule::ScheduleRequest;
 use onair_e2e::backend::Stack;
 use onair_e2e::browser::Browser;
 use onair_e2e::chatter::Chatter;
@@ -30,21 +31,12 @@ async fn live_at_4_99() -> Result<(Ppv, JsonProcess)> {
 }
 
 async fn live_at_4_99_reserving(reservation_secs: f64) -> Result<(Ppv, JsonProcess)> {
-    let stripe = StripeMock::start().await?;
-    let api = stripe.url();
-    let stack = Stack::start_with(STREAMER, |c| {
-        c.payments = Payments::Stripe;
-        c.stripe_api_base = api;
-        c.stripe_secret_key = "sk_test_onair".into();
-        c.stripe_webhook_secret = WEBHOOK_SECRET.into();
-        c.ticket_reservation_secs = reservation_secs;
-        c.rate_limit_per_minute = 1000.try_into().unwrap();
-    })
-    .await?;
-    let creator = stack
+    let p = Ppv::with_stripe(reservation_secs).await?;
+    let creator = p
+        .stack
         .go_live_with(STREAMER, "Premiere", &["--ppv-price", "4.99"])
         .await?;
-    Ok((Ppv::over(stack, Some(stripe)), creator))
+    Ok((p, creator))
 }
 
 fn unix_s() -> i64 {
@@ -55,6 +47,22 @@ fn unix_s() -> i64 {
 }
 
 impl Ppv {
+    /// The stack with Stripe (stripe-mock) as the payment provider, `carol` offline.
+    async fn with_stripe(reservation_secs: f64) -> Result<Self> {
+        let stripe = StripeMock::start().await?;
+        let api = stripe.url();
+        let stack = Stack::start_with(STREAMER, |c| {
+            c.payments = Payments::Stripe;
+            c.stripe_api_base = api;
+            c.stripe_secret_key = "sk_test_onair".into();
+            c.stripe_webhook_secret = WEBHOOK_SECRET.into();
+            c.ticket_reservation_secs = reservation_secs;
+            c.rate_limit_per_minute = 1000.try_into().unwrap();
+        })
+        .await?;
+        Ok(Self::over(stack, Some(stripe)))
+    }
+
     fn over(stack: Stack, stripe: Option<StripeMock>) -> Self {
         Self {
             stack,
@@ -81,6 +89,26 @@ impl Ppv {
                 .post(self.url(&format!("/api/streams/{STREAMER}/tickets"))),
         )
         .await
+    }
+
+    /// Buys a ticket for the scheduled stream `id` ahead of it and confirms it with a
+    /// correctly signed webhook.
+    async fn paid_ticket_ahead(&self, id: i64, event_id: &str) -> Result<String> {
+        let (status, ticket) = self
+            .send(
+                self.http
+                    .post(self.url(&format!("/api/streams/{STREAMER}/tickets?stream_id={id}"))),
+            )
+            .await?;
+        ensure!(status == 201, "buying a ticket ahead: {status} {ticket}");
+        ensure!(ticket["stream_id"] == id, "{ticket}");
+        ensure!(ticket["payment"] == "awaiting", "{ticket}");
+        let ticket = ticket["id"].as_str().context("ticket id")?.to_owned();
+        let status = self
+            .stripe_webhook(event_id, &ticket, Some((WEBHOOK_SECRET, unix_s())))
+            .await?;
+        ensure!(status == 200, "the signed webhook answered {status}");
+        Ok(ticket)
     }
 
     async fn buy(&self) -> Result<Value> {
@@ -604,5 +632,73 @@ async fn the_page_shows_the_paywall_buys_through_checkout_plays_on_return_and_re
     assert_eq!(p.earnings().await?["total_cents"], 499);
     assert_eq!(p.earnings().await?["streams"][0]["paid_tickets"], 1);
     page.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ticket_bought_ahead_through_stripe_plays_once_live_without_paying_again_and_calling_a_stream_off_refunds_through_stripe(
+) -> Result<()> {
+    let p = Ppv::with_stripe(2.0).await?;
+    // Whole seconds, as the schedule keeps them.
+    let soon = (unix_s() + 5 * 60) * 1000;
+    let plan = |title: &str, starts_at: i64| ScheduleRequest {
+        title: title.into(),
+        description: String::new(),
+        starts_at,
+        duration_minutes: 60,
+        ppv_price: Some(json!("4.99")),
+    };
+    let premiere = p
+        .stack
+        .client
+        .schedule_stream(&plan("Premiere", soon))
+        .await?;
+    let later = p
+        .stack
+        .client
+        .schedule_stream(&plan("Encore", soon + 86_400_000))
+        .await?;
+
+    // Bought and paid (Stripe's signed webhook) before either starts.
+    let ahead = p.paid_ticket_ahead(premiere.id, "evt_ahead").await?;
+    let other = p.paid_ticket_ahead(later.id, "evt_other").await?;
+    assert_eq!(p.earnings().await?["total_cents"], 998);
+    let (status, body) = p.viewer_token(Some(&ahead)).await?;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (409, Some("offline")),
+        "{body}"
+    );
+
+    // The creator goes live five minutes early: the premiere is the stream on air, and the
+    // ticket bought ahead plays it without paying again.
+    let _creator = p.stack.go_live(STREAMER, "Premiere").await?;
+    assert_eq!(
+        p.stack.backend.state().hub.on_air(STREAMER).await,
+        Some(premiere.id)
+    );
+    let (status, token) = p.viewer_token(Some(&ahead)).await?;
+    assert_eq!(status, 200, "{token}");
+    let mut viewer = JsonProcess::viewer_with_token(
+        token["url"].as_str().context("url")?,
+        token["token"].as_str().context("token")?,
+        Duration::from_secs(120),
+    )?;
+    viewer.wait_event("first_frame", WAIT).await?;
+    p.wait_ticket(&ahead, "consumed", true).await?;
+    assert_eq!(
+        p.earnings().await?["total_cents"],
+        998,
+        "nothing paid twice"
+    );
+
+    // Calling the encore off refunds its ticket through Stripe: the price leaves the earnings
+    // and the ticket admits nobody.
+    let cancelled = p.stack.client.cancel_scheduled_stream(later.id).await?;
+    assert_eq!(cancelled.refunded_tickets, 1);
+    assert_eq!(p.ticket(&other).await?["payment"], "refunded");
+    assert_eq!(p.earnings().await?["total_cents"], 499);
+    viewer.terminate()?;
+    viewer.finish(WAIT).await?;
     Ok(())
 }

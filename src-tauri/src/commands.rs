@@ -4,7 +4,8 @@
 use onair_app::view::ReportView;
 use onair_app::{
     Account, BanOutcomeView, BanView, ChatPanelView, ChatSettings, DeviceList, ErrorKind, MicLevel,
-    ModerationView, PreviewChoice, Studio, StudioSettings, StudioView, TrayModel, UiError,
+    ModerationView, PreviewChoice, ScheduleForm, ScheduleView, Studio, StudioSettings, StudioView,
+    TrayModel, UiError,
 };
 use tauri::{AppHandle, State};
 
@@ -166,6 +167,33 @@ pub async fn save_chat_settings(
 #[specta::specta]
 pub async fn moderation_log(studio: State<'_, Studio>) -> Result<Vec<ModerationView>, UiError> {
     studio.moderation_log().await
+}
+
+/// Plans a stream; answers the schedule as it is then (a wrong field comes back by name).
+#[tauri::command]
+#[specta::specta]
+pub async fn schedule_stream(
+    studio: State<'_, Studio>,
+    form: ScheduleForm,
+) -> Result<ScheduleView, UiError> {
+    studio.schedule_stream(form).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn edit_scheduled(
+    studio: State<'_, Studio>,
+    id: f64,
+    form: ScheduleForm,
+) -> Result<ScheduleView, UiError> {
+    studio.edit_scheduled(id, form).await
+}
+
+/// Calls a scheduled stream off (its tickets are refunded).
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_scheduled(studio: State<'_, Studio>, id: f64) -> Result<ScheduleView, UiError> {
+    studio.cancel_scheduled(id).await
 }
 
 fn test_hooks() -> Result<(), UiError> {

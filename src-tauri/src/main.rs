@@ -149,7 +149,10 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     }
     studio.set_engine_options(engine);
     let signed_in = studio.clone();
-    tauri::async_runtime::spawn(async move { signed_in.refresh_earnings() });
+    tauri::async_runtime::spawn(async move {
+        signed_in.refresh_earnings();
+        signed_in.refresh_schedule();
+    });
     let tray = tray::build(&handle, &studio.view())?;
     app.manage(tray);
     app.manage(studio.clone());

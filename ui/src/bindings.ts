@@ -37,6 +37,11 @@ export const commands = {
 	chatSettings: () => typedError<ChatSettings_Serialize, UiError_Serialize>(__TAURI_INVOKE("chat_settings")),
 	saveChatSettings: (settings: ChatSettings_Deserialize) => typedError<ChatSettings_Serialize, UiError_Serialize>(__TAURI_INVOKE("save_chat_settings", { settings })),
 	moderationLog: () => typedError<ModerationView_Serialize[], UiError_Serialize>(__TAURI_INVOKE("moderation_log")),
+	/**  Plans a stream; answers the schedule as it is then (a wrong field comes back by name). */
+	scheduleStream: (form: ScheduleForm) => typedError<ScheduleView, UiError_Serialize>(__TAURI_INVOKE("schedule_stream", { form })),
+	editScheduled: (id: number | null, form: ScheduleForm) => typedError<ScheduleView, UiError_Serialize>(__TAURI_INVOKE("edit_scheduled", { id, form })),
+	/**  Calls a scheduled stream off (its tickets are refunded). */
+	cancelScheduled: (id: number | null) => typedError<ScheduleView, UiError_Serialize>(__TAURI_INVOKE("cancel_scheduled", { id })),
 	/**  For tests (CI has no tray host to look at): what the tray shows now. */
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),
 	/**  For tests: activates a tray menu item exactly as a click on it would. */
@@ -301,6 +306,59 @@ export type ReportView = {
 	reason: string,
 };
 
+/**  The form that plans a stream or changes one. */
+export type ScheduleForm = {
+	title: string,
+	description: string,
+	/**  `datetime-local`'s value: "2026-12-11T18:00", in this computer's time zone. */
+	starts_local: string,
+	/**  As typed. */
+	duration_minutes: string,
+	/**  As typed ("4.99"); empty for a free stream. */
+	ppv_price: string,
+};
+
+/**  Where a scheduled stream is in its life. */
+export type ScheduleState = 
+/**  Planned, not started. */
+"scheduled" | "live" | "ended" | 
+/**  The creator called it off before it started. */
+"cancelled" | 
+/**  Not started within the grace period after its start. */
+"missed";
+
+/**
+ *  What the Schedule view lists: upcoming streams first (soonest first), then the last 30
+ *  days' others.
+ */
+export type ScheduleView = {
+	upcoming: ScheduledItem[],
+	past: ScheduledItem[],
+};
+
+/**  One scheduled stream in the window. */
+export type ScheduledItem = {
+	/**  The stream's id (a whole number; `f64` because JavaScript has no 64-bit integers). */
+	id: number | null,
+	title: string,
+	description: string,
+	/**  Unix ms. */
+	starts_at_ms: number | null,
+	/**  As a `datetime-local` input holds it, in this computer's time zone ("2026-12-11T18:00"). */
+	starts_local: string,
+	/**  For reading: "Fri 11 Dec 18:00". */
+	when: string,
+	duration_minutes: number,
+	/**  The price as it would be typed ("4.99"); empty for a free stream. */
+	ppv_price: string,
+	state: ScheduleState,
+	/**
+	 *  A Go Live now takes this stream over (its start is 30 minutes away or up to 2 hours
+	 *  past).
+	 */
+	goes_live_now: boolean,
+};
+
 /**  Sending statistics of the video track. */
 export type StatsView = StatsView_Serialize | StatsView_Deserialize;
 
@@ -376,6 +434,11 @@ export type StudioView_Deserialize = {
 	report?: ReportView | null,
 	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
 	earnings?: EarningsView_Deserialize | null,
+	/**
+	 *  The creator's scheduled streams, from the backend (after sign-in, start-up, every
+	 *  change and every End).
+	 */
+	schedule?: ScheduleView | null,
 	error?: UiError_Deserialize | null,
 	/**
 	 *  What the banner at the top of the window shows: an error not about one form field,
@@ -405,6 +468,11 @@ export type StudioView_Serialize = {
 	report: ReportView | null,
 	/**  Pay-per-view earnings, from the backend (after sign-in, start-up and every End). */
 	earnings: EarningsView_Serialize | null,
+	/**
+	 *  The creator's scheduled streams, from the backend (after sign-in, start-up, every
+	 *  change and every End).
+	 */
+	schedule: ScheduleView | null,
 	error: UiError_Serialize | null,
 	/**
 	 *  What the banner at the top of the window shows: an error not about one form field,

@@ -2,6 +2,7 @@
 // the generated commands; it holds no stream state of its own.
 import { money } from "./money";
 import { CHAT_CARD, startChat } from "./chat-panel";
+import { SCHEDULE_CARD, renderSchedule, startSchedule } from "./schedule-panel";
 import { convertFileSrc } from "@tauri-apps/api/core";
 import {
   commands,
@@ -58,6 +59,7 @@ const SKELETON = `
             <button id="go-live" class="primary">Go Live</button>
             <button id="end-stream" class="danger">End Stream</button>
           </div>
+          <div class="note" id="go-live-scheduled" hidden></div>
         </div>
       </div>
     </div>
@@ -73,6 +75,7 @@ const SKELETON = `
         <div id="earnings-latest" class="note"></div>
       </div>
       ${CHAT_CARD}
+      ${SCHEDULE_CARD}
       <div class="card"><div class="label">Going live</div><ol id="timeline" class="steps"></ol></div>
       <div class="card"><div class="label">Stream health</div><dl id="stats" class="stats"></dl></div>
       <div class="card" id="notices-card" hidden><div class="label">What happened</div><ul id="notices"></ul></div>
@@ -254,6 +257,13 @@ function render(next: StudioView) {
   $("notices").replaceChildren(...next.notices.map((n) => li(n.message)));
 
   // Earnings: shown once anything was sold.
+  renderSchedule(next.schedule ?? null);
+  // The backend takes the stream scheduled now over with its own title and price.
+  const due = next.phase.phase === "offline" ? next.schedule?.upcoming.find((i) => i.goes_live_now) : undefined;
+  $("go-live-scheduled").hidden = !due;
+  $("go-live-scheduled").textContent = due
+    ? `Go Live starts “${due.title}”, scheduled ${due.when}, with its title${due.ppv_price ? ` and price ${due.ppv_price}` : ""}.`
+    : "";
   const earnings = next.earnings;
   $("earnings-card").hidden = !earnings?.latest;
   if (earnings) {
@@ -418,6 +428,7 @@ async function start() {
   await events.studioUpdated.listen((event) => render(event.payload));
   render(await commands.studioView());
   await startChat(() => !!view?.account);
+  startSchedule();
   const settings = await commands.getSettings();
   fillForm(settings);
   await checkFields();

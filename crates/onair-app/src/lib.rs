@@ -7,6 +7,7 @@ pub mod chat;
 pub mod devices;
 pub mod error;
 pub mod keys;
+pub mod schedule;
 pub mod settings;
 pub mod studio;
 pub mod tray;
@@ -18,6 +19,7 @@ pub use chat::{
 pub use devices::{DeviceList, DeviceOption};
 pub use error::{Action, ErrorKind, UiError};
 pub use keys::{KeyStore, OsKeyring};
+pub use schedule::{ScheduleForm, ScheduleView, ScheduledItem};
 pub use settings::{AudioChoice, PreviewChoice, SettingsStore, StudioSettings, VideoChoice};
 pub use studio::Studio;
 pub use tray::{tray_model, TrayIcon, TrayModel};

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 mod chat;
 mod mirror;
+mod schedule;
 mod stage;
 
 use stage::Stage;
@@ -209,6 +210,7 @@ impl Studio {
         });
         tracing::info!(backend = url, username = %account.username, "signed in");
         self.refresh_earnings();
+        self.refresh_schedule();
         Ok(account)
     }
 
@@ -229,6 +231,7 @@ impl Studio {
         self.update(|v| {
             v.account = None;
             v.earnings = None;
+            v.schedule = None;
         });
         Ok(())
     }
@@ -416,6 +419,8 @@ impl Studio {
             }
         });
         self.refresh_earnings();
+        // A scheduled stream this one took over is over now.
+        self.refresh_schedule();
         Some(view)
     }
 

@@ -32,7 +32,10 @@ pub fn tray_model(view: &StudioView, now_ms: f64) -> TrayModel {
     let signed_in = view.account.is_some();
     let status = match &view.phase {
         Phase::Offline if !signed_in => "Offline · not signed in".to_owned(),
-        Phase::Offline => "Offline".to_owned(),
+        Phase::Offline => match view.schedule.as_ref().and_then(crate::schedule::next_line) {
+            Some(next) => format!("Offline · {next}"),
+            None => "Offline".to_owned(),
+        },
         Phase::Preparing | Phase::Connecting => "Going live…".to_owned(),
         Phase::Live => {
             let viewers = match &view.viewers {
@@ -87,6 +90,29 @@ mod tests {
         let m = tray_model(&signed_in(Phase::Offline), 0.0);
         assert!(m.go_live_enabled && !m.end_enabled);
         assert_eq!((m.status.as_str(), m.icon), ("Offline", TrayIcon::Idle));
+    }
+
+    #[test]
+    fn offline_with_a_stream_scheduled_names_the_next_one() {
+        let mut view = signed_in(Phase::Offline);
+        view.schedule = Some(crate::schedule::ScheduleView {
+            upcoming: vec![crate::schedule::ScheduledItem {
+                id: 7.0,
+                title: "Friday jam".into(),
+                description: String::new(),
+                starts_at_ms: 1_800_000_000_000.0,
+                starts_local: String::new(),
+                when: String::new(),
+                duration_minutes: 60,
+                ppv_price: String::new(),
+                state: onair_core::schedule::ScheduleState::Scheduled,
+                goes_live_now: false,
+            }],
+            past: Vec::new(),
+        });
+        let m = tray_model(&view, 0.0);
+        assert!(m.status.starts_with("Offline · Next: "), "{}", m.status);
+        assert!(m.status.ends_with(" — Friday jam"), "{}", m.status);
     }
 
     #[test]

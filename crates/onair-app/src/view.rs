@@ -160,6 +160,9 @@ pub struct StudioView {
     pub report: Option<ReportView>,
     /// Pay-per-view earnings, from the backend (after sign-in, start-up and every End).
     pub earnings: Option<EarningsView>,
+    /// The creator's scheduled streams, from the backend (after sign-in, start-up, every
+    /// change and every End).
+    pub schedule: Option<crate::schedule::ScheduleView>,
     pub error: Option<UiError>,
     /// What the banner at the top of the window shows: an error not about one form field,
     /// or while rejoining, the connection being restored with "Reconnect now". Derived from
@@ -229,6 +232,7 @@ impl Default for StudioView {
             notices: Vec::new(),
             report: None,
             earnings: None,
+            schedule: None,
             error: None,
             banner: None,
         }

@@ -79,7 +79,7 @@ impl Studio {
         }
     }
 
-    fn backend(&self) -> Result<BackendClient, UiError> {
+    pub(super) fn backend(&self) -> Result<BackendClient, UiError> {
         lock(&self.inner.backend)
             .clone()
             .ok_or_else(UiError::signed_out)
