@@ -698,6 +698,8 @@ async fn a_ticket_bought_ahead_through_stripe_plays_once_live_without_paying_aga
     assert_eq!(cancelled.refunded_tickets, 1);
     assert_eq!(p.ticket(&other).await?["payment"], "refunded");
     assert_eq!(p.earnings().await?["total_cents"], 499);
+    let (status, body) = p.viewer_token(Some(&other)).await?;
+    assert_eq!(status, 402, "the refunded ticket admitted: {body}");
     viewer.terminate()?;
     viewer.finish(WAIT).await?;
     Ok(())

@@ -127,6 +127,15 @@ async fn the_studio_plans_changes_and_cancels_streams_the_tray_names_the_next_an
         },
     )
     .await?;
+    // The window has the answer too: the form is back to planning, the row renamed.
+    desktop
+        .wait_js(
+            "the edit shown",
+            Duration::from_secs(5),
+            "return document.getElementById('schedule-form-title').textContent === 'Plan a stream' && \
+             document.getElementById('schedule-upcoming').textContent.includes('Friday jam, longer')",
+        )
+        .await?;
     desktop
         .wait_js(
             "the Schedule card in view",
@@ -178,9 +187,22 @@ async fn the_studio_plans_changes_and_cancels_streams_the_tray_names_the_next_an
     )
     .await?;
     let row = format!("#schedule-upcoming li[data-id=\"{second}\"]");
+    // Stored before the window has the answer: wait for its row.
+    desktop
+        .wait_js(
+            "the second stream listed",
+            Duration::from_secs(5),
+            &format!("return !!document.querySelector('{row} button[data-action=cancel]')"),
+        )
+        .await?;
     desktop
         .click(&format!("{row} button[data-action=cancel]"))
         .await?;
+    // The first press only asks.
+    ensure!(
+        stack.client.schedule().await?[1].state == onair_core::schedule::ScheduleState::Scheduled,
+        "called off without confirming"
+    );
     desktop
         .click(&format!("{row} button[data-action=confirm-cancel]"))
         .await?;

@@ -15,6 +15,9 @@ use tauri_specta::Event;
 
 /// How long Quit and SIGTERM wait for the stream to end before exiting anyway.
 const QUIT_DEADLINE: Duration = Duration::from_secs(8);
+/// How often the studio asks for the schedule again (what Go Live takes over and the tray's
+/// "Next:" line follow the clock; one small request a minute).
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 /// Unix milliseconds (the tray's time on air).
 pub(crate) fn now_ms() -> f64 {
@@ -152,6 +155,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     tauri::async_runtime::spawn(async move {
         signed_in.refresh_earnings();
         signed_in.refresh_schedule();
+        signed_in.keep_schedule_current(SCHEDULE_EVERY);
     });
     let tray = tray::build(&handle, &studio.view())?;
     app.manage(tray);

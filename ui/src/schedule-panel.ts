@@ -11,7 +11,7 @@ export const SCHEDULE_CARD = `
   <p id="schedule-empty" class="note">Nothing scheduled. Plan a stream and your viewers can add it to their calendars.</p>
   <form id="schedule-form" class="schedule-form" novalidate>
     <div class="label" id="schedule-form-title">Plan a stream</div>
-    <label>Title <input id="schedule-title" maxlength="200"></label>
+    <label>Title <input id="schedule-title" maxlength="100"></label>
     <div class="field-error" id="schedule-title-error"></div>
     <label>Starts <input id="schedule-start" type="datetime-local"></label>
     <div class="field-error" id="schedule-starts_at-error"></div>
@@ -37,6 +37,8 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 let editing: ScheduledItem | null = null;
 /** The stream whose Cancel was pressed once: its row asks to confirm. */
 let confirming: number | null = null;
+/** The stream being called off (its refunds can take a while): its row waits. */
+let calling: number | null = null;
 let current: ScheduleView | null = null;
 
 function showErrors(error: UiError | null) {
@@ -89,6 +91,13 @@ function row(item: ScheduledItem, actions: boolean): HTMLLIElement {
     return li;
   }
   const paid = item.ppv_price ? " Its tickets are refunded." : "";
+  if (calling === item.id) {
+    const note = document.createElement("span");
+    note.className = "schedule-state";
+    note.textContent = "Calling off…";
+    li.append(note);
+    return li;
+  }
   const buttons =
     confirming === item.id
       ? [[`Yes, call it off.${paid}`, "confirm-cancel"], ["Keep it", "keep"]]
@@ -107,6 +116,11 @@ function row(item: ScheduledItem, actions: boolean): HTMLLIElement {
 export function renderSchedule(view: ScheduleView | null) {
   current = view;
   const upcoming = view?.upcoming ?? [];
+  // A stream that went live, was called off or missed meanwhile (or another account's) is
+  // no longer editable: drop what was pending for it.
+  const listed = (id: number | null) => id !== null && upcoming.some((i) => i.id === id);
+  if (editing && !listed(editing.id)) fill(null);
+  if (!listed(confirming)) confirming = null;
   $("schedule-upcoming").replaceChildren(...upcoming.map((i) => row(i, true)));
   $("schedule-empty").hidden = upcoming.length > 0;
   const past = view?.past ?? [];
@@ -119,11 +133,14 @@ async function save(event: Event) {
   showErrors(null);
   const button = $<HTMLButtonElement>("schedule-save");
   button.disabled = true;
-  const r = editing ? await commands.editScheduled(editing.id, form()) : await commands.scheduleStream(form());
-  button.disabled = false;
-  if (r.status === "error") return showErrors(r.error);
-  renderSchedule(r.data);
-  fill(null);
+  try {
+    const r = editing ? await commands.editScheduled(editing.id, form()) : await commands.scheduleStream(form());
+    if (r.status === "error") return showErrors(r.error);
+    renderSchedule(r.data);
+    fill(null);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function act(action: string, id: number) {
@@ -133,12 +150,19 @@ async function act(action: string, id: number) {
     confirming = action === "cancel" ? id : null;
     return renderSchedule(current);
   }
-  if (action === "confirm-cancel" && item) {
+  if (action === "confirm-cancel" && item && calling === null) {
     confirming = null;
-    const r = await commands.cancelScheduled(id);
-    if (r.status === "error") return showErrors(r.error);
-    renderSchedule(r.data);
-    if (editing?.id === id) fill(null);
+    calling = id;
+    renderSchedule(current);
+    try {
+      const r = await commands.cancelScheduled(id);
+      if (r.status === "error") return showErrors(r.error);
+      showErrors(null);
+      renderSchedule(r.data);
+    } finally {
+      calling = null;
+      renderSchedule(current);
+    }
   }
 }
 

@@ -201,6 +201,8 @@ function showBanner(error: UiError | null) {
   button.textContent = labels[error.action] ?? "";
 }
 
+let shownSchedule = "";
+
 function render(next: StudioView) {
   const first = view === null;
   if (view && next.generation < view.generation) return; // a late update of an older session
@@ -256,14 +258,21 @@ function render(next: StudioView) {
   $("notices-card").hidden = next.notices.length === 0;
   $("notices").replaceChildren(...next.notices.map((n) => li(n.message)));
 
-  // Earnings: shown once anything was sold.
-  renderSchedule(next.schedule ?? null);
+  // Redrawn only when it changed: the view comes every second while live, and a row rebuilt
+  // under the pointer would lose the click.
+  const schedule = JSON.stringify(next.schedule ?? null);
+  if (schedule !== shownSchedule) {
+    shownSchedule = schedule;
+    renderSchedule(next.schedule ?? null);
+  }
   // The backend takes the stream scheduled now over with its own title and price.
   const due = next.phase.phase === "offline" ? next.schedule?.upcoming.find((i) => i.goes_live_now) : undefined;
   $("go-live-scheduled").hidden = !due;
   $("go-live-scheduled").textContent = due
     ? `Go Live starts “${due.title}”, scheduled ${due.when}, with its title${due.ppv_price ? ` and price ${due.ppv_price}` : ""}.`
     : "";
+
+  // Earnings: shown once anything was sold.
   const earnings = next.earnings;
   $("earnings-card").hidden = !earnings?.latest;
   if (earnings) {

@@ -27,14 +27,14 @@ pub struct ScheduledItem {
     /// The price as it would be typed ("4.99"); empty for a free stream.
     pub ppv_price: String,
     pub state: ScheduleState,
-    /// A Go Live now takes this stream over (its start is 30 minutes away or up to 2 hours
-    /// past).
+    /// A Go Live now takes this stream over: of those whose start is 30 minutes away or up to
+    /// 2 hours past, the one nearest now (the backend's choice, `stream_for_go_live`).
     pub goes_live_now: bool,
 }
 
-/// What the Schedule view lists: upcoming streams first (soonest first), then the last 30
-/// days' others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+/// What the Schedule view lists: upcoming streams (soonest first), then the last 30 days'
+/// ended, cancelled and missed ones (newest first). The one live now is in neither.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ScheduleView {
     pub upcoming: Vec<ScheduledItem>,
     pub past: Vec<ScheduledItem>,
@@ -66,14 +66,18 @@ fn price_text(cents: Option<i64>) -> String {
     cents.map_or_else(String::new, |c| format!("{}.{:02}", c / 100, c % 100))
 }
 
-pub fn item(stream: &ScheduledStream, now_ms: i64) -> ScheduledItem {
-    let slot = Slot {
+fn slot(stream: &ScheduledStream) -> Slot {
+    Slot {
         starts_at_ms: stream.starts_at,
         started_at_ms: stream.started_at,
         ended_at_ms: stream.ended_at,
         cancelled_at_ms: stream.cancelled_at,
         missed_at_ms: (stream.state == ScheduleState::Missed).then_some(stream.starts_at),
-    };
+    }
+}
+
+/// One stream as the window lists it; `goes_live_now` as `view` decided it.
+fn item(stream: &ScheduledStream, goes_live_now: bool) -> ScheduledItem {
     ScheduledItem {
         id: stream.id as f64,
         title: stream.title.clone(),
@@ -85,16 +89,24 @@ pub fn item(stream: &ScheduledStream, now_ms: i64) -> ScheduledItem {
         duration_minutes: stream.duration_minutes,
         ppv_price: price_text(stream.ppv_price_cents),
         state: stream.state,
-        goes_live_now: slot.takes_go_live_at(now_ms),
+        goes_live_now,
     }
 }
 
 /// The view of `streams` (as the backend lists them) at `now_ms`.
 pub fn view(streams: &[ScheduledStream], now_ms: i64) -> ScheduleView {
-    let (upcoming, past): (Vec<_>, Vec<_>) = streams
+    let upcoming_slots = streams
         .iter()
-        .map(|s| item(s, now_ms))
+        .filter(|s| s.state.is_upcoming())
+        .map(|s| (s.id, slot(s)));
+    let taken = rules::stream_for_go_live(upcoming_slots, now_ms);
+    let (mut upcoming, mut past): (Vec<_>, Vec<_>) = streams
+        .iter()
+        .filter(|s| s.state != ScheduleState::Live)
+        .map(|s| item(s, Some(s.id) == taken))
         .partition(|i| i.state.is_upcoming());
+    upcoming.sort_by(|a, b| a.starts_at_ms.total_cmp(&b.starts_at_ms));
+    past.sort_by(|a, b| b.starts_at_ms.total_cmp(&a.starts_at_ms));
     ScheduleView { upcoming, past }
 }
 
@@ -243,6 +255,26 @@ mod tests {
             view.upcoming[0].starts_local,
             local_input(NOW + 10 * 60_000)
         );
+    }
+
+    #[test]
+    fn go_live_is_shown_taking_the_stream_nearest_now_as_the_backend_picks_it() {
+        let streams = [
+            stream(1, NOW - 60 * 60_000, ScheduleState::Scheduled),
+            stream(2, NOW + 20 * 60_000, ScheduleState::Scheduled),
+            stream(3, NOW - 86_400_000, ScheduleState::Ended),
+            stream(4, NOW - 2 * 86_400_000, ScheduleState::Cancelled),
+            stream(5, NOW - 10 * 60_000, ScheduleState::Live),
+        ];
+        let view = view(&streams, NOW);
+        let marked: Vec<_> = view
+            .upcoming
+            .iter()
+            .map(|i| (i.id, i.goes_live_now))
+            .collect();
+        assert_eq!(marked, [(1.0, false), (2.0, true)]);
+        let past: Vec<_> = view.past.iter().map(|i| i.id).collect();
+        assert_eq!(past, [3.0, 4.0], "newest first, the live one in neither");
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct Inner {
     chat: Mutex<Option<onair_client::ChatSubscription>>,
     chat_view: watch::Sender<crate::chat::ChatPanelView>,
     tasks: TaskTracker,
+    /// Cancelled by `shutdown`: the studio's background loops (the schedule's clock) stop.
+    closing: CancellationToken,
     /// The window's preview: fed by the live session's sources, or offline by the stage's.
     preview: PreviewTap,
     /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
@@ -103,6 +105,7 @@ impl Studio {
                 chat: Mutex::new(None),
                 chat_view: watch::Sender::new(crate::chat::ChatPanelView::default()),
                 tasks: TaskTracker::new(),
+                closing: CancellationToken::new(),
                 preview: PreviewTap::default(),
                 engine: Mutex::new(onair_livekit::LoadOptions::default()),
             }),
@@ -303,6 +306,8 @@ impl Studio {
                     v.timeline = mirror::timeline(&session);
                 });
                 self.start_mirror(session, pressed);
+                // The stream scheduled now is live now: it leaves the upcoming list.
+                self.refresh_schedule();
                 Ok(())
             }
             Err(e) => {
@@ -467,6 +472,7 @@ impl Studio {
             let _ = sources.stop(Duration::from_secs(2)).await;
         }
         self.inner.tasks.close();
+        self.inner.closing.cancel();
         if let Some(mirror) = lock(&self.inner.mirror).take() {
             mirror.cancel();
         }
@@ -526,6 +532,33 @@ mod tests {
             }
         });
         (url, count)
+    }
+
+    #[tokio::test]
+    async fn the_schedule_is_asked_for_again_on_its_clock_until_the_studio_shuts_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeys::default());
+        let (url, asked) = counting_listener().await;
+        lock(&keys.0).insert(url.clone(), "onair_key".into());
+        SettingsStore::new(dir.path())
+            .save(&Saved {
+                backend_url: Some(url),
+                username: Some("alice".into()),
+                ..Saved::default()
+            })
+            .unwrap();
+        let (studio, _) = Studio::open(dir.path(), Box::new(keys));
+        studio.keep_schedule_current(Duration::from_millis(20));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while asked.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "the schedule was not asked for again"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        studio.shutdown(Duration::from_secs(2)).await;
+        assert!(studio.inner.tasks.is_empty(), "a loop outlived shutdown");
     }
 
     #[tokio::test]

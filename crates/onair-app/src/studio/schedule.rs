@@ -2,6 +2,9 @@
 //! change and every End, shown in the window's Schedule view and the tray's "Next:" line;
 //! planning, changing and calling off go to the backend with the signed-in key.
 
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
 use super::{lock, now_ms, Studio};
@@ -20,6 +23,8 @@ impl Studio {
         self.inner.tasks.spawn(
             async move {
                 match backend.schedule().await {
+                    // Signed out (or in elsewhere) meanwhile: not this account's schedule.
+                    Ok(_) if !studio.asks_the_same_backend(&backend) => {}
                     Ok(streams) => {
                         let view = schedule::view(&streams, now_ms() as i64);
                         studio.update(|v| v.schedule = Some(view));
@@ -31,12 +36,52 @@ impl Studio {
         );
     }
 
-    /// The schedule as it is now, fetched (for the window after a change).
+    /// Asks for the schedule again every `every` until shutdown: which stream Go Live would
+    /// take over and the tray's "Next:" line move with the clock, and a stream planned
+    /// elsewhere (the CLI, another computer) or one that went missed shows up.
+    pub fn keep_schedule_current(&self, every: Duration) {
+        let studio = self.clone();
+        let closing = self.inner.closing.clone();
+        self.inner.tasks.spawn(
+            async move {
+                let mut clock = tokio::time::interval(every);
+                clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                // The first tick is at once; start-up and sign-in ask by themselves.
+                clock.tick().await;
+                loop {
+                    tokio::select! {
+                        () = closing.cancelled() => break,
+                        _ = clock.tick() => studio.refresh_schedule(),
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("studio-schedule-clock")),
+        );
+    }
+
+    fn asks_the_same_backend(&self, backend: &onair_client::BackendClient) -> bool {
+        lock(&self.inner.backend)
+            .as_ref()
+            .is_some_and(|now| now.base_url() == backend.base_url())
+    }
+
+    /// The schedule as it is after a change the backend accepted. The change is done even
+    /// when this read fails: the window is answered with what it showed (and asks again in
+    /// the background) rather than an error that would invite doing it twice.
     async fn reload_schedule(&self) -> Result<ScheduleView, UiError> {
-        let streams = self.backend()?.schedule().await?;
-        let view = schedule::view(&streams, now_ms() as i64);
-        self.update(|v| v.schedule = Some(view.clone()));
-        Ok(view)
+        let read = async { Ok::<_, UiError>(self.backend()?.schedule().await?) };
+        match read.await {
+            Ok(streams) => {
+                let view = schedule::view(&streams, now_ms() as i64);
+                self.update(|v| v.schedule = Some(view.clone()));
+                Ok(view)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the schedule changed but could not be read back");
+                self.refresh_schedule();
+                Ok(self.view().schedule.unwrap_or_default())
+            }
+        }
     }
 
     /// Plans a stream; a wrong field comes back by name and nothing is stored.
