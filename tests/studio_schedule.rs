@@ -5,17 +5,23 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use chrono::{Local, TimeZone};
+use chrono::{FixedOffset, TimeZone};
 use onair_e2e::backend::Stack;
 use onair_e2e::desktop::Desktop;
 use onair_e2e::harness;
 
 const STREAMER: &str = "studio";
-const ENV: &[(&str, &str)] = &[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")];
+/// The app runs in Tokyo's time zone (no daylight saving time: always UTC+9), whatever this
+/// machine's is, so the form's local time is really converted.
+const ENV: &[(&str, &str)] = &[
+    ("WEBKIT_DISABLE_COMPOSITING_MODE", "0"),
+    ("TZ", "Asia/Tokyo"),
+];
 
-/// `ms` as a `datetime-local` input holds it in this machine's time zone.
+/// `ms` as a `datetime-local` input holds it in Tokyo.
 fn local_input(ms: i64) -> String {
-    Local
+    FixedOffset::east_opt(9 * 3600)
+        .expect("a valid offset")
         .timestamp_millis_opt(ms)
         .single()
         .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
@@ -97,6 +103,12 @@ async fn the_studio_plans_changes_and_cancels_streams_the_tray_names_the_next_an
     let stored = stack.client.schedule().await?;
     ensure!(stored.len() == 1, "{stored:?}");
     let id = stored[0].id;
+    let at = now + 10 * 60_000;
+    assert_eq!(
+        stored[0].starts_at,
+        at - at.rem_euclid(60_000),
+        "Tokyo's 10 minutes ahead"
+    );
     assert_eq!(stored[0].ppv_price_cents, Some(499));
 
     // Edit: a new title, the same stream.
