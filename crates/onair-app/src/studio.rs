@@ -534,11 +534,16 @@ mod tests {
         (url, count)
     }
 
-    #[tokio::test]
-    async fn the_schedule_is_asked_for_again_on_its_clock_until_the_studio_shuts_down() {
+    /// A studio signed in (as it would be after a restart) to a backend that only counts
+    /// connections; the folder holding its settings.
+    async fn signed_in_over_counting_listener() -> (
+        Studio,
+        Arc<std::sync::atomic::AtomicUsize>,
+        tempfile::TempDir,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let keys = Arc::new(MemoryKeys::default());
-        let (url, asked) = counting_listener().await;
+        let (url, count) = counting_listener().await;
         lock(&keys.0).insert(url.clone(), "onair_key".into());
         SettingsStore::new(dir.path())
             .save(&Saved {
@@ -548,6 +553,12 @@ mod tests {
             })
             .unwrap();
         let (studio, _) = Studio::open(dir.path(), Box::new(keys));
+        (studio, count, dir)
+    }
+
+    #[tokio::test]
+    async fn the_schedule_is_asked_for_again_on_its_clock_until_the_studio_shuts_down() {
+        let (studio, asked, _dir) = signed_in_over_counting_listener().await;
         studio.keep_schedule_current(Duration::from_millis(20));
         let deadline = Instant::now() + Duration::from_secs(10);
         while asked.load(std::sync::atomic::Ordering::SeqCst) < 3 {
@@ -612,18 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn go_live_with_a_bad_title_or_price_sends_no_request() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = Arc::new(MemoryKeys::default());
-        let (url, attempts) = counting_listener().await;
-        lock(&keys.0).insert(url.clone(), "onair_key".into());
-        SettingsStore::new(dir.path())
-            .save(&Saved {
-                backend_url: Some(url),
-                username: Some("alice".into()),
-                ..Saved::default()
-            })
-            .unwrap();
-        let (studio, _) = Studio::open(dir.path(), Box::new(keys));
+        let (studio, attempts, _dir) = signed_in_over_counting_listener().await;
         for (title, price, field) in [
             ("x".repeat(101), "", "title"),
             ("Launch day".to_owned(), "1000", "ppv_price"),
