@@ -328,8 +328,8 @@ export type ScheduleState =
 "missed";
 
 /**
- *  What the Schedule view lists: upcoming streams first (soonest first), then the last 30
- *  days' others.
+ *  What the Schedule view lists: upcoming streams (soonest first), then the last 30 days'
+ *  ended, cancelled and missed ones (newest first). The one live now is in neither.
  */
 export type ScheduleView = {
 	upcoming: ScheduledItem[],
@@ -353,8 +353,8 @@ export type ScheduledItem = {
 	ppv_price: string,
 	state: ScheduleState,
 	/**
-	 *  A Go Live now takes this stream over (its start is 30 minutes away or up to 2 hours
-	 *  past).
+	 *  A Go Live now takes this stream over: of those whose start is 30 minutes away or up to
+	 *  2 hours past, the one nearest now (the backend's choice, `stream_for_go_live`).
 	 */
 	goes_live_now: boolean,
 };
