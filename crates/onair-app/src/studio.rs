@@ -519,15 +519,14 @@ mod tests {
         }
     }
 
-    /// A port that accepts connections and counts them, answering nothing.
-    async fn counting_listener() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    /// A port that accepts connections and counts them (watchable), answering nothing.
+    async fn counting_listener() -> (String, watch::Receiver<usize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let seen = count.clone();
+        let (seen, count) = watch::channel(0);
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                seen.send_modify(|n| *n += 1);
                 drop(socket);
             }
         });
@@ -536,11 +535,8 @@ mod tests {
 
     /// A studio signed in (as it would be after a restart) to a backend that only counts
     /// connections; the folder holding its settings.
-    async fn signed_in_over_counting_listener() -> (
-        Studio,
-        Arc<std::sync::atomic::AtomicUsize>,
-        tempfile::TempDir,
-    ) {
+    async fn signed_in_over_counting_listener(
+    ) -> (Studio, watch::Receiver<usize>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let keys = Arc::new(MemoryKeys::default());
         let (url, count) = counting_listener().await;
@@ -558,16 +554,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_schedule_is_asked_for_again_on_its_clock_until_the_studio_shuts_down() {
-        let (studio, asked, _dir) = signed_in_over_counting_listener().await;
+        let (studio, mut asked, _dir) = signed_in_over_counting_listener().await;
         studio.keep_schedule_current(Duration::from_millis(20));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while asked.load(std::sync::atomic::Ordering::SeqCst) < 3 {
-            assert!(
-                Instant::now() < deadline,
-                "the schedule was not asked for again"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        tokio::time::timeout(Duration::from_secs(10), asked.wait_for(|n| *n >= 3))
+            .await
+            .expect("the schedule was not asked for again")
+            .unwrap();
         studio.shutdown(Duration::from_secs(2)).await;
         assert!(studio.inner.tasks.is_empty(), "a loop outlived shutdown");
     }
@@ -603,7 +595,7 @@ mod tests {
         let (url, attempts) = counting_listener().await;
         let err = studio.sign_in(&url, "onair_key").await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Network, "{err:?}");
-        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(*attempts.borrow(), 1);
         assert!(lock(&keys.0).is_empty());
         assert_eq!(studio.view().account, None);
     }
@@ -638,7 +630,7 @@ mod tests {
             assert_eq!(studio.view().phase, Phase::Offline);
             assert_eq!(studio.view().error.unwrap().field.as_deref(), Some(field));
         }
-        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(*attempts.borrow(), 0);
         // Refused settings are not saved either.
         assert_eq!(studio.settings(), StudioSettings::default());
     }
