@@ -119,6 +119,13 @@ impl Studio {
         *lock(&self.inner.engine) = options;
     }
 
+    /// The backend signed in to, for a request made now (the chat's, the schedule's, Go Live).
+    fn backend(&self) -> Result<BackendClient, UiError> {
+        lock(&self.inner.backend)
+            .clone()
+            .ok_or_else(UiError::signed_out)
+    }
+
     /// Loads the SDK library unless it is loaded (off the async threads: it takes a while).
     async fn engine(&self) -> Result<(), UiError> {
         let options = lock(&self.inner.engine).clone();
@@ -269,9 +276,7 @@ impl Studio {
     async fn try_go_live(&self, settings: StudioSettings) -> Result<(), UiError> {
         let pressed = Instant::now();
         settings.validate()?;
-        let backend = lock(&self.inner.backend)
-            .clone()
-            .ok_or_else(UiError::signed_out)?;
+        let backend = self.backend()?;
         self.engine().await?;
         let mut stage = self.inner.stage.lock().await;
         if stage.session().is_some_and(|s| !s.state().is_final()) {

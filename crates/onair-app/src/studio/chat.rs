@@ -79,12 +79,6 @@ impl Studio {
         }
     }
 
-    pub(super) fn backend(&self) -> Result<BackendClient, UiError> {
-        lock(&self.inner.backend)
-            .clone()
-            .ok_or_else(UiError::signed_out)
-    }
-
     /// Takes a message down from every open chat and from history.
     pub async fn hide_message(&self, message_id: f64) -> Result<(), UiError> {
         let id = id_from_window("message_id", message_id)?;
