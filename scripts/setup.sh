@@ -30,7 +30,12 @@ APT_PACKAGES=(build-essential pkg-config git curl ca-certificates unzip ffmpeg p
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev xvfb xauth x11-utils imagemagick
   webkit2gtk-driver dbus gnome-keyring libsecret-tools keyutils
   # The viewer page's tests: Debian's Chromium driven by playwright-core (no browser download).
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core
+  # Recording (onair-record): GStreamer's headers, x264 / OpenH264, AAC, the MP4 muxer, and
+  # gst-inspect-1.0 for a look at what is installed.
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+  gstreamer1.0-libav gstreamer1.0-tools)
 # Node for the UI build: Debian's own unless a newer one (with npm) is already installed.
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 missing=()

@@ -7,5 +7,6 @@ pub mod browser;
 pub mod chatter;
 pub mod desktop;
 pub mod harness;
+pub mod media_file;
 pub mod publisher;
 pub mod pulse;

@@ -64,7 +64,7 @@ impl Publisher {
             pattern,
             source.clone(),
             Default::default(),
-            None,
+            Default::default(),
         );
         let options = PublishOptions {
             video: TrackPublishOptions {

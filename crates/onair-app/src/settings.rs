@@ -90,7 +90,10 @@ impl StudioSettings {
             },
             audio: match &self.audio {
                 AudioChoice::Off => AudioInput::Off,
-                AudioChoice::Tone => AudioInput::Tone { hz: 440.0 },
+                AudioChoice::Tone => AudioInput::Tone {
+                    hz: 440.0,
+                    beeps: false,
+                },
                 AudioChoice::Microphone { id } => AudioInput::Microphone {
                     device: Some(id.clone()),
                     processing: Default::default(),

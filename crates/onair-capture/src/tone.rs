@@ -15,7 +15,11 @@ pub struct Tone {
     channels: u32,
     amplitude: f64,
     phase: f64,
+    beeps: bool,
 }
+
+/// With beeps on, the tone sounds for this long from each whole second of the wall clock.
+pub const BEEP_MS: u64 = 200;
 
 impl Tone {
     /// `amplitude_dbfs` ≤ 0 (−12 dBFS is a comfortable level).
@@ -42,7 +46,16 @@ impl Tone {
             channels,
             amplitude: 10f64.powf(amplitude_dbfs / 20.0),
             phase: 0.0,
+            beeps: false,
         })
+    }
+
+    /// Sounds only for the first [`BEEP_MS`] of each second of the wall clock (the test
+    /// pattern's stamp carries the same clock): a sync check, whose onsets line up with the
+    /// pictures of whole seconds when picture and sound are in sync.
+    pub fn beeping(mut self) -> Self {
+        self.beeps = true;
+        self
     }
 
     /// 440 Hz, 48 kHz mono, −12 dBFS.
@@ -81,8 +94,18 @@ impl AudioSource for Tone {
 
     fn next_frame(&mut self) -> Result<CapturedAudioFrame, CaptureError> {
         let capture_time_us = clock::unix_micros();
+        let mut frame = self.render();
+        if self.beeps {
+            let channels = self.channels as usize;
+            for (i, sample) in frame.samples.chunks_mut(channels).enumerate() {
+                let at_us = capture_time_us + i as u64 * 1_000_000 / self.sample_rate as u64;
+                if at_us / 1_000 % 1_000 >= BEEP_MS {
+                    sample.fill(0);
+                }
+            }
+        }
         Ok(CapturedAudioFrame {
-            frame: self.render(),
+            frame,
             capture_time_us,
         })
     }

@@ -17,7 +17,9 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::output::{ms, Reporter};
+use crate::recording;
 use crate::token::{Credentials, Role};
+use onair_session::record::FINISH_LIMIT;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Degradation {
@@ -100,6 +102,17 @@ pub struct LiveArgs {
     /// Publish video only.
     #[arg(long)]
     pub no_audio: bool,
+    /// Record what goes on air to this new file (H.264 + AAC, a fragmented MP4 that plays
+    /// even after a crash). The stream goes on if the recording fails.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+    /// The recording's H.264 encoder.
+    #[arg(long, value_enum, default_value = "auto", requires = "record")]
+    pub record_encoder: crate::recording::RecordEncoder,
+    /// The tone sounds only for the first 200 ms of each wall-clock second, which the test
+    /// pattern's stamp also shows: a check that picture and sound stay in sync.
+    #[arg(long, conflicts_with_all = ["mic", "no_audio"])]
+    pub sync_beeps: bool,
     /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -160,6 +173,10 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     )
     .await
     .map_err(flatten)?;
+    if let Some(record) = recording::settings(&args.record, args.record_encoder) {
+        let result = sources.start_recording(&record).await;
+        recording::started(out, &record.path, &result);
+    }
 
     let start = Instant::now();
     let (room, mut events) = Room::connect(&args.creds.url, &token, RoomOptions::default()).await?;
@@ -181,6 +198,11 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     if let Err(err) = sources.stop(Duration::from_secs(2)).await {
         tracing::warn!(%err, "sources did not stop in time");
     }
+    // Every frame is in: the file ends where the stream did.
+    let recorded = match sources.finish_recording(FINISH_LIMIT).await {
+        Some(end) => recording::ended(out, &end),
+        None => true,
+    };
 
     // Teardown, in order: stop feeding frames (the sources stopped above), unpublish and
     // disconnect (Room::close), then report what the engine still holds.
@@ -226,7 +248,7 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
         eprintln!("error: the stream was ended by the server: {message}");
         eprintln!("  next: start the stream again when you are ready (`onair live`)");
     }
-    Ok(code)
+    Ok(if code == 0 && !recorded { 1 } else { code })
 }
 
 /// What the flags ask to put on air.
@@ -240,7 +262,10 @@ pub fn video_input(args: &LiveArgs) -> VideoInput {
 pub fn audio_input(args: &LiveArgs) -> AudioInput {
     match (&args.mic, args.no_audio) {
         (_, true) => AudioInput::Off,
-        (None, false) => AudioInput::Tone { hz: args.tone_hz },
+        (None, false) => AudioInput::Tone {
+            hz: args.tone_hz,
+            beeps: args.sync_beeps,
+        },
         (Some(id), false) => AudioInput::Microphone {
             device: (id != "default").then(|| id.clone()),
             processing: AudioProcessingOptions {
@@ -332,6 +357,7 @@ async fn stream(
     let mut first_stats_seen = false;
     let mut send_rate = onair_livekit::SendRate::default();
     let mut sigterm = crate::sigterm()?;
+    let mut recording_stop_said = false;
 
     let reason = loop {
         tokio::select! {
@@ -362,17 +388,25 @@ async fn stream(
                 }
             }
             _ = stats_tick.tick() => {
+                let recorded = sources.recording();
+                if let Some(stop) = recorded.as_ref().and_then(|r| r.stopped.as_ref()).filter(|_| !recording_stop_said) {
+                    recording_stop_said = true;
+                    eprintln!("warning: {}", stop.message);
+                    eprintln!("  the stream goes on without the recording");
+                    out.event("recording_stopped", json!({"kind": stop.kind, "message": stop.message}), || format!("recording stopped ({}): {}", stop.kind, stop.message));
+                }
                 if let Ok(stats) = video_track.get_stats().await {
                     let bitrate = send_rate.sample(&stats, Instant::now());
                     let layers: Vec<_> = stats.layers.iter().map(|l| json!({"rid": l.rid, "width": l.width, "height": l.height, "fps": l.fps, "frames_sent": l.frames_sent, "key_frames": l.key_frames_encoded, "target_bitrate": l.target_bitrate, "limitation": l.quality_limitation.as_str(), "encoder": l.encoder, "nack": l.nack_count, "pli": l.pli_count})).collect();
                     let top = stats.top_layer().cloned().unwrap_or_default();
-                    out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": sources.frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers}),
-                        || format!("live {:>6.1} s · {}x{} {:.0} fps · {} · limit {} · rtt {} · {}",
+                    out.event("stats", json!({"uptime_s": start.elapsed().as_secs_f64(), "frames_captured": sources.frames.load(Ordering::Relaxed), "bitrate": bitrate, "rtt_ms": stats.round_trip_time.map(|r| r * 1000.0), "fraction_lost": stats.fraction_lost, "layers": layers, "recording": recorded.as_ref().map(recording::status_json)}),
+                        || format!("live {:>6.1} s · {}x{} {:.0} fps · {} · limit {} · rtt {} · {}{}",
                             start.elapsed().as_secs_f64(), top.width, top.height, top.fps,
                             bitrate.map(|b| format!("{:.2} Mbit/s", b / 1e6)).unwrap_or_else(|| "– Mbit/s".into()),
                             top.quality_limitation.as_str(),
                             stats.round_trip_time.map(|r| format!("{:.0} ms", r * 1000.0)).unwrap_or_else(|| "–".into()),
-                            top.encoder));
+                            top.encoder,
+                            recorded.as_ref().map(recording::status_line).unwrap_or_default()));
                 }
             }
         }

@@ -4,6 +4,7 @@ mod devices;
 mod error;
 mod live;
 mod output;
+mod recording;
 mod schedule;
 mod session;
 mod token;
@@ -35,7 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Publish the test pattern and a tone to a LiveKit room until Ctrl-C (or --duration).
-    Live(live::LiveArgs),
+    Live(Box<live::LiveArgs>),
     /// Join a room as a viewer and report, each second, what arrives.
     Watch(watch::WatchArgs),
     /// List cameras and microphones (ids for `onair live --camera` / `--mic`).
@@ -80,7 +81,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Live(args) => match args.backend.clone() {
                 Some(backend) => session::run(&args, &backend, &load, &out).await,
-                None => live::run(args, &load, &out).await,
+                None => live::run(*args, &load, &out).await,
             },
             Command::Watch(args) => watch::run(args, &load, &out).await,
             Command::Devices(args) => devices::run(args, &out),

@@ -53,6 +53,7 @@ pub async fn run(
         codec: args.codec,
         simulcast: args.simulcast,
         max_bitrate: args.max_bitrate,
+        record: crate::recording::settings(&args.record, args.record_encoder),
         ..Default::default()
     };
     let session = LiveSession::go_live(BackendClient::new(backend, &key), settings)
@@ -142,12 +143,16 @@ pub async fn run(
         None => until_ended.await,
     };
     let report = session.end().await;
+    if let Some(end) = &report.recording {
+        crate::recording::ended(out, end);
+    }
     out.event(
         "ended",
         json!({
             "reason": report.reason,
             "participant_gone": report.participant_gone,
             "total_ms": ms(report.total),
+            "recording": report.recording.as_ref().map(crate::recording::end_json),
             "steps": report.steps.iter().map(|s| json!({
                 "step": s.step,
                 "ms": ms(s.duration),

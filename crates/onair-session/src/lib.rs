@@ -10,6 +10,7 @@ pub mod media;
 pub mod preview;
 pub mod pump;
 pub mod reconnect;
+pub mod record;
 pub mod session;
 mod settings;
 pub mod state;
@@ -18,6 +19,7 @@ mod teardown;
 pub use media::{AudioInput, VideoInput};
 pub use preview::{PreviewFrame, PreviewTap};
 pub use reconnect::ReconnectPolicy;
+pub use record::{RecordSettings, RecordTap, RecordingEnd};
 pub use session::{
     LiveSession, Notice, SessionError, SessionSettings, TeardownReport, TeardownStep, TimelineStep,
 };

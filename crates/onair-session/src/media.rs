@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use onair_capture::camera::{Camera, CameraConfig};
 use onair_capture::mic::{MicConfig, Microphone};
-use onair_capture::{AudioSource, CaptureError, TestPattern, Tone, VideoSource};
+use onair_capture::{
+    AudioSource, CaptureError, CapturedAudioFrame, CapturedVideoFrame, TestPattern, Tone,
+    VideoSource,
+};
 use onair_livekit::{AudioProcessingOptions, AudioProcessor, NativeAudioSource, NativeVideoSource};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,6 +22,7 @@ use tracing::Instrument;
 use crate::error::SessionError;
 use crate::preview::PreviewTap;
 use crate::pump;
+use crate::record::{RecordError, RecordSettings, RecordTap, RecordingEnd, RecordingStatus};
 
 /// The picture.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -36,7 +40,11 @@ pub enum AudioInput {
     /// Video only.
     Off,
     /// A sine tone at `hz`: no device needed.
-    Tone { hz: f64 },
+    Tone {
+        hz: f64,
+        /// Sound only at the start of each second (a sync check).
+        beeps: bool,
+    },
     /// A microphone: an id from `onair_capture::mic::list_microphones`, or `None` for the
     /// system default; with the SDK's audio processing as chosen.
     Microphone {
@@ -47,7 +55,10 @@ pub enum AudioInput {
 
 impl Default for AudioInput {
     fn default() -> Self {
-        Self::Tone { hz: 440.0 }
+        Self::Tone {
+            hz: 440.0,
+            beeps: false,
+        }
     }
 }
 
@@ -63,6 +74,29 @@ struct Picture {
     fps: f64,
 }
 
+/// Where the sources' frames go besides the engine: the studio's preview and the recording.
+#[derive(Debug, Clone, Default)]
+pub struct Taps {
+    pub preview: Option<PreviewTap>,
+    pub record: RecordTap,
+}
+
+impl Taps {
+    pub fn video(&self, frame: &CapturedVideoFrame) {
+        if let Some(preview) = &self.preview {
+            preview.offer(&frame.frame);
+        }
+        self.record.video(frame);
+    }
+
+    pub fn audio(&self, frame: &CapturedAudioFrame) {
+        if let Some(preview) = &self.preview {
+            preview.offer_audio(&frame.frame.samples);
+        }
+        self.record.audio(frame);
+    }
+}
+
 /// The running sources and their readers: the engine's video source (and audio source,
 /// unless audio is off), fed until [`Sources::stop`] or drop. The picture and the sound run
 /// apart, so one can be kept while the other changes ([`Sources::reuse`]).
@@ -74,6 +108,8 @@ pub struct Sources {
     pub audio_label: Option<String>,
     /// Video frames handed to the engine so far.
     pub frames: Arc<AtomicU32>,
+    /// Every frame handed to the engine also goes here (see [`Sources::start_recording`]).
+    record: RecordTap,
     picture: (Picture, Readers),
     sound: (AudioInput, Readers),
 }
@@ -121,15 +157,20 @@ impl Sources {
         // Both devices open before either is read: a failure closes them at once, here.
         let opened_picture = open_picture(&picture).await?;
         let opened_sound = open_sound(audio).await?;
+        let taps = Taps {
+            preview,
+            record: RecordTap::default(),
+        };
         let (video, video_label, frames, picture_readers) =
-            run_picture(opened_picture, &picture, preview.clone())?;
-        let (audio_source, audio_label, sound_readers) = run_sound(opened_sound, preview)?;
+            run_picture(opened_picture, &picture, taps.clone())?;
+        let (audio_source, audio_label, sound_readers) = run_sound(opened_sound, taps.clone())?;
         Ok(Self {
             video,
             audio: audio_source,
             video_label,
             audio_label,
             frames,
+            record: taps.record,
             picture: (picture, picture_readers),
             sound: (audio.clone(), sound_readers),
         })
@@ -162,9 +203,15 @@ impl Sources {
             video_label,
             audio_label,
             frames,
+            record,
             picture: (_, picture_readers),
             sound: (_, sound_readers),
         } = self;
+        // The parts kept feed the tap they were started with: the new parts feed it too.
+        let taps = Taps {
+            preview,
+            record: record.clone(),
+        };
         if !keep_picture {
             let _ = picture_readers.stop(STOP_LIMIT).await;
         }
@@ -183,11 +230,11 @@ impl Sources {
         };
         let (video_source, video_label, frames, picture_readers) = match opened_picture {
             None => (video_source, video_label, frames, picture_readers),
-            Some(opened) => run_picture(opened, &picture, preview.clone())?,
+            Some(opened) => run_picture(opened, &picture, taps.clone())?,
         };
         let (audio_source, audio_label, sound_readers) = match opened_sound {
             None => (audio_source, audio_label, sound_readers),
-            Some(opened) => run_sound(opened, preview)?,
+            Some(opened) => run_sound(opened, taps)?,
         };
         tracing::info!(keep_picture, keep_sound, "sources handed over");
         Ok(Self {
@@ -196,9 +243,29 @@ impl Sources {
             video_label,
             audio_label,
             frames,
+            record,
             picture: (picture, picture_readers),
             sound: (audio.clone(), sound_readers),
         })
+    }
+
+    /// Records every frame these sources deliver from now on to a new file, beside the
+    /// stream. A failure is returned (and kept for [`Sources::finish_recording`]'s report);
+    /// the sources run on either way.
+    pub async fn start_recording(&self, settings: &RecordSettings) -> Result<(), RecordError> {
+        self.record
+            .start(settings, self.picture.0.fps, self.audio.is_some())
+            .await
+    }
+
+    /// The recording under way, if any.
+    pub fn recording(&self) -> Option<RecordingStatus> {
+        self.record.status()
+    }
+
+    /// Ends the recording (if one was asked for) within `limit`.
+    pub async fn finish_recording(&self, limit: Duration) -> Option<RecordingEnd> {
+        self.record.finish(limit).await
     }
 
     /// Stops every reader and pump and waits (at most `limit`) until the devices are closed.
@@ -246,7 +313,10 @@ async fn open_picture(picture: &Picture) -> Result<OpenPicture, SessionError> {
 async fn open_sound(audio: &AudioInput) -> Result<OpenSound, SessionError> {
     Ok(match audio {
         AudioInput::Off => OpenSound::Off,
-        AudioInput::Tone { hz } => OpenSound::Tone(Tone::new(*hz, 48_000, 1, -12.0)?, *hz),
+        AudioInput::Tone { hz, beeps } => {
+            let tone = Tone::new(*hz, 48_000, 1, -12.0)?;
+            OpenSound::Tone(if *beeps { tone.beeping() } else { tone }, *hz)
+        }
         AudioInput::Microphone { device, processing } => {
             let config = MicConfig {
                 device: device.clone(),
@@ -267,7 +337,7 @@ async fn open_sound(audio: &AudioInput) -> Result<OpenSound, SessionError> {
 fn run_picture(
     opened: OpenPicture,
     picture: &Picture,
-    preview: Option<PreviewTap>,
+    taps: Taps,
 ) -> Result<(NativeVideoSource, String, Arc<AtomicU32>, Readers), SessionError> {
     let readers = Readers::default();
     let frames = Arc::new(AtomicU32::new(0));
@@ -282,9 +352,7 @@ fn run_picture(
                 camera,
                 |camera| camera.next_frame_timeout(READ_SLICE),
                 move |captured| {
-                    if let Some(preview) = &preview {
-                        preview.offer(&captured.frame);
-                    }
+                    taps.video(&captured);
                     let sent = source_for.capture_frame(
                         &captured.frame,
                         captured.capture_time_us,
@@ -315,7 +383,7 @@ fn run_picture(
                 pattern,
                 source.clone(),
                 frames.clone(),
-                preview,
+                taps,
             );
             (source, format!("test pattern {width}x{height}"))
         }
@@ -326,7 +394,7 @@ fn run_picture(
 /// Starts reading the opened sound into a new audio source (and the preview's meter).
 fn run_sound(
     opened: OpenSound,
-    meter: Option<PreviewTap>,
+    taps: Taps,
 ) -> Result<(Option<NativeAudioSource>, Option<String>, Readers), SessionError> {
     let readers = Readers::default();
     let (source, label) = match opened {
@@ -334,7 +402,7 @@ fn run_sound(
         OpenSound::Mic(mic, processor) => {
             let info = mic.info();
             let source = pump::audio_source(&info)?;
-            readers.spawn_mic(mic, processor, source.clone(), meter);
+            readers.spawn_mic(mic, processor, source.clone(), taps);
             (Some(source), Some(format!("microphone {:?}", info.name)))
         }
         OpenSound::Tone(tone, hz) => {
@@ -344,7 +412,7 @@ fn run_sound(
                 readers.cancel.clone(),
                 tone,
                 source.clone(),
-                meter,
+                taps,
             );
             (Some(source), Some(format!("{hz} Hz tone")))
         }
@@ -418,7 +486,7 @@ impl Readers {
         mic: Microphone,
         mut processor: Option<AudioProcessor>,
         source: NativeAudioSource,
-        meter: Option<PreviewTap>,
+        taps: Taps,
     ) {
         let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(50);
         self.spawn_reader(
@@ -434,9 +502,7 @@ impl Readers {
             Ok(frame)
         },
         move |frame| {
-            if let Some(meter) = &meter {
-                meter.offer_audio(&frame.frame.samples);
-            }
+            taps.audio(&frame);
             frames_tx.blocking_send(frame).is_ok()
         },
         |mic| tracing::debug!(report = ?mic.stop(), "microphone closed"),

@@ -20,7 +20,7 @@ pub fn spawn_pattern(
     mut pattern: TestPattern,
     source: NativeVideoSource,
     frames: Arc<AtomicU32>,
-    preview: Option<crate::PreviewTap>,
+    taps: crate::media::Taps,
 ) {
     let period = Duration::from_secs_f64(1.0 / pattern.info().fps);
     tasks.spawn(
@@ -33,9 +33,7 @@ pub fn spawn_pattern(
                     _ = tick.tick() => {}
                 }
                 let Ok(f) = pattern.next_frame() else { break };
-                if let Some(preview) = &preview {
-                    preview.offer(&f.frame);
-                }
+                taps.video(&f);
                 match source.capture_frame(&f.frame, f.capture_time_us, f.frame_id) {
                     Ok(()) => {
                         frames.fetch_add(1, Ordering::Relaxed);
@@ -57,7 +55,7 @@ pub fn spawn_tone(
     cancel: CancellationToken,
     mut tone: Tone,
     source: NativeAudioSource,
-    preview: Option<crate::PreviewTap>,
+    taps: crate::media::Taps,
 ) {
     tasks.spawn(
         async move {
@@ -68,9 +66,7 @@ pub fn spawn_tone(
                     _ = tick.tick() => {}
                 }
                 let Ok(f) = tone.next_frame() else { break };
-                if let Some(preview) = &preview {
-                    preview.offer_audio(&f.frame.samples);
-                }
+                taps.audio(&f);
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     result = source.capture_frame(&f.frame) => if let Err(err) = result {
@@ -109,6 +105,6 @@ pub fn tone_source(
 ) -> Result<NativeAudioSource, EngineError> {
     let tone = Tone::a440();
     let source = audio_source(&tone.info())?;
-    spawn_tone(tasks, cancel, tone, source.clone(), None);
+    spawn_tone(tasks, cancel, tone, source.clone(), Default::default());
     Ok(source)
 }

@@ -169,6 +169,14 @@ impl LiveSession {
             None => Sources::start(video, audio, width, height, fps, preview).await?,
         };
         self.step("capture", t);
+        if let Some(record) = &settings.record {
+            // The stream goes on without it: the notice and the report say why.
+            let t = Instant::now();
+            match sources.start_recording(record).await {
+                Ok(()) => self.step("recording", t),
+                Err(err) => self.notice(format!("recording did not start: {err}")),
+            }
+        }
         let supervisor_cancel = CancellationToken::new();
         let supervisor = TaskTracker::new();
         // From here on everything is owned by `running`, so a failure below still tears it
@@ -313,6 +321,16 @@ impl LiveSession {
             .map_or(0, |r| r.sources.devices_open())
     }
 
+    /// The recording under way (or stopped early, with why), if one was asked for.
+    pub async fn recording(&self) -> Option<crate::record::RecordingStatus> {
+        self.shared
+            .running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.sources.recording())
+    }
+
     /// While rejoining: skip the rest of the wait and try now.
     pub fn reconnect_now(&self) {
         self.shared.reconnect_now.notify_one();
@@ -359,7 +377,8 @@ impl LiveSession {
         self.fire(Trigger::End);
         let started = Instant::now();
         let running = self.shared.running.lock().await.take();
-        let (steps, participant_gone) = teardown::run(running, self.backend_to_tell()).await;
+        let (steps, participant_gone, recording) =
+            teardown::run(running, self.backend_to_tell()).await;
         self.fire(Trigger::TornDown);
         let report = TeardownReport {
             steps,
@@ -367,6 +386,7 @@ impl LiveSession {
             participant_gone,
             already_ended: false,
             reason: reason.to_owned(),
+            recording,
         };
         *report_slot = Some(report.clone());
         report

@@ -27,6 +27,8 @@ pub struct SessionSettings {
     pub reconnect: ReconnectPolicy,
     /// Where a small copy of the picture goes for the studio's preview.
     pub preview: Option<crate::PreviewTap>,
+    /// Record what goes on air to this file, beside the stream.
+    pub record: Option<crate::RecordSettings>,
 }
 
 impl Default for SessionSettings {
@@ -45,6 +47,7 @@ impl Default for SessionSettings {
             max_bitrate: None,
             reconnect: ReconnectPolicy::default(),
             preview: None,
+            record: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::link::Link;
 use crate::media::Sources;
+use crate::record::{RecordingEnd, FINISH_LIMIT};
 use onair_client::backend::BackendClient;
 use onair_client::viewers::ViewerCountSubscription;
 
@@ -27,7 +28,7 @@ pub struct TeardownStep {
 }
 
 /// What End did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TeardownReport {
     pub steps: Vec<TeardownStep>,
     pub total: Duration,
@@ -37,6 +38,8 @@ pub struct TeardownReport {
     pub already_ended: bool,
     /// Why it ended.
     pub reason: String,
+    /// The recording's end, when one was asked for.
+    pub recording: Option<RecordingEnd>,
 }
 
 impl TeardownReport {
@@ -62,7 +65,7 @@ pub(crate) fn run_detached(running: Running, backend: Option<BackendClient>) {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             runtime.spawn(async move {
-                let (steps, _) = run(Some(running), backend).await;
+                let (steps, _, _) = run(Some(running), backend).await;
                 let failed: Vec<_> = steps.iter().filter(|s| s.result.is_err()).collect();
                 if failed.is_empty() {
                     tracing::info!("session dropped without End: torn down");
@@ -81,12 +84,14 @@ pub(crate) fn run_detached(running: Running, backend: Option<BackendClient>) {
 }
 
 /// Tears down what runs (if anything) and, given the backend, closes the stream there.
-/// Returns the steps and whether nobody is left on the server for us.
+/// Returns the steps, whether nobody is left on the server for us, and how the recording
+/// ended.
 pub(crate) async fn run(
     running: Option<Running>,
     backend: Option<BackendClient>,
-) -> (Vec<TeardownStep>, bool) {
+) -> (Vec<TeardownStep>, bool, Option<RecordingEnd>) {
     let mut steps = Vec::new();
+    let mut recording = None;
     let mut participant_gone = false;
     let mut viewer_count = None;
     // Nothing running: going live stopped before joining, nobody is on the server.
@@ -110,13 +115,23 @@ pub(crate) async fn run(
                 )),
             },
         });
+        // 2. Finish the recording: no frame comes any more, so the file's end is the stream's.
+        let t = Instant::now();
+        if let Some(end) = running.sources.finish_recording(FINISH_LIMIT).await {
+            steps.push(TeardownStep {
+                step: "finish recording",
+                duration: t.elapsed(),
+                result: end.describe(),
+            });
+            recording = Some(end);
+        }
         let Running {
             sources,
             link,
             viewers,
             ..
         } = running;
-        // 2–3. Unpublish and disconnect (the room's close does both, bounded).
+        // 3–4. Unpublish and disconnect (the room's close does both, bounded).
         match &link {
             Some(link) => {
                 let t = Instant::now();
@@ -172,7 +187,7 @@ pub(crate) async fn run(
                 });
             }
         }
-        // 4. Native handles: tracks, sources and the room go now.
+        // 5. Native handles: tracks, sources and the room go now.
         let t = Instant::now();
         drop((link, sources));
         steps.push(TeardownStep {
@@ -185,7 +200,7 @@ pub(crate) async fn run(
         });
         viewer_count = viewers;
     }
-    // 5. The backend deletes the room (viewers see the end at once) and closes the
+    // 6. The backend deletes the room (viewers see the end at once) and closes the
     //    record — whenever a token opened one, even if going live stopped before the
     //    room.
     if let Some(backend) = backend {
@@ -205,7 +220,7 @@ pub(crate) async fn run(
             },
         });
     }
-    // 6. The viewer-count subscription.
+    // 7. The viewer-count subscription.
     if let Some(viewers) = viewer_count {
         let t = Instant::now();
         viewers.close().await;
@@ -215,7 +230,7 @@ pub(crate) async fn run(
             result: Ok("viewer count closed".into()),
         });
     }
-    // 7. Give freed memory back (libwebrtc's threads leave a lot in glibc's arenas).
+    // 8. Give freed memory back (libwebrtc's threads leave a lot in glibc's arenas).
     let t = Instant::now();
     let released = onair_livekit::release_free_memory();
     steps.push(TeardownStep {
@@ -228,5 +243,5 @@ pub(crate) async fn run(
         }
         .into()),
     });
-    (steps, participant_gone)
+    (steps, participant_gone, recording)
 }
