@@ -4,10 +4,11 @@
 # event-stream subscribers (about 30 s); camera-format conversion costs and microphone
 # figures (about 20 s).
 # ONAIR_BENCH_RUNS (default 20) and ONAIR_BENCH_SECS (default 30) shorten or lengthen the
-# first part; `bash scripts/bench.sh backend|capture|session|studio|viewer` runs only that
+# first part; `bash scripts/bench.sh backend|capture|recording|session|studio|viewer` runs only that
 # part (session: 100 go-live/end cycles, about 90 s; studio: the desktop app's memory and
 # CPU, about a minute after its release build; viewer: the viewer page's time to first
-# frame in Chromium and its bytes, about 30 s).
+# frame in Chromium and its bytes, about 30 s; recording: its CPU, memory and file size on
+# top of streaming, about 2 minutes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,6 +33,10 @@ fi
 if [ "$part" = all ] || [ "$part" = viewer ]; then
   cargo build --release -p onair-cli
   cargo bench --bench viewer_page
+fi
+if [ "$part" = all ] || [ "$part" = recording ]; then
+  cargo build --release -p onair-cli
+  cargo bench --bench recording
 fi
 if [ "$part" = all ] || [ "$part" = session ]; then
   cargo build --release -p onair-server -p onair-cli

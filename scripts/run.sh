@@ -37,6 +37,7 @@ done
 mkdir -p "$DATA" && chmod 700 "$DATA"
 [ -s "$DATA/key-secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DATA/key-secret"
 export ONAIR_DATABASE_URL="sqlite://$DATA/onair.db"
+export ONAIR_REPLAY_DIR="$DATA/replays"
 export ONAIR_KEY_SECRET="$(cat "$DATA/key-secret")"
 if [ ! -s "$DATA/dev-streamer-key" ]; then
   "$BIN/onair-server" streamer add "$STREAMER" > "$DATA/dev-streamer-key"

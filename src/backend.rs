@@ -68,6 +68,14 @@ impl Backend {
                 KEY_SECRET,
             );
             config.web_dir = harness::repo_root().join("ui/dist-viewer");
+            // Beside the database, in the test's own folder.
+            if let Some(dir) = self
+                .db_url
+                .strip_prefix("sqlite://")
+                .and_then(|file| std::path::Path::new(file).parent())
+            {
+                config.replay_dir = dir.join("replays");
+            }
             config
         });
         tweak(&mut config);
@@ -491,6 +499,10 @@ impl BackendProcess {
         let bin = harness::built_bin("onair-server", "onair-server")?;
         let env = [
             ("ONAIR_DATABASE_URL", db_url),
+            (
+                "ONAIR_REPLAY_DIR",
+                dir.path().join("replays").display().to_string(),
+            ),
             ("ONAIR_KEY_SECRET", KEY_SECRET.to_owned()),
             ("LIVEKIT_URL", livekit_url.to_owned()),
             ("LIVEKIT_API_KEY", API_KEY.to_owned()),

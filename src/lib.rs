@@ -8,5 +8,6 @@ pub mod chatter;
 pub mod desktop;
 pub mod harness;
 pub mod media_file;
+pub mod process_cost;
 pub mod publisher;
 pub mod pulse;

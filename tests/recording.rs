@@ -339,3 +339,102 @@ async fn through_the_backend_the_teardown_report_finishes_the_recording_after_ca
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stream_recorded_and_uploaded_after_end_plays_and_seeks_on_its_replay_page() -> Result<()>
+{
+    use onair_e2e::browser::Browser;
+    let stack = onair_e2e::backend::Stack::start("rewind").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("rewind.mp4");
+    let mut creator = stack
+        .go_live_with(
+            "rewind",
+            "Rewind me",
+            &["--record", arg(&file), "--upload", "--duration", "12"],
+        )
+        .await?;
+    let code = creator.finish(Duration::from_secs(60)).await?;
+    assert_eq!(code, 0, "{}", creator.stderr());
+    let progress = creator
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "upload_progress")
+        .count();
+    let replay = creator.last_event("replay").context("a replay event")?["replay"].clone();
+    eprintln!("replay {replay} after {progress} progress line(s)");
+    assert!(progress >= 2, "progress from 0 to the whole file");
+    let id = replay["stream_id"].as_i64().context("stream_id")?;
+    assert!(file.exists(), "the recording is kept after the upload");
+
+    // Byte ranges, as a player asks for them.
+    let http = reqwest::Client::new();
+    let part = http
+        .get(stack.backend.url(&format!("/api/replays/{id}/video")))
+        .header("Range", "bytes=0-99")
+        .send()
+        .await?;
+    assert_eq!(part.status().as_u16(), 206);
+    let range = part.headers()["content-range"].to_str()?.to_owned();
+    assert!(range.starts_with("bytes 0-99/"), "{range}");
+
+    let browser = Browser::launch().await?;
+    let page = browser
+        .open(&stack.backend.url("/live/rewind"), 1280, 800)
+        .await?;
+    page.wait(
+        "document.querySelectorAll('#replay-list li a').length === 1",
+        Duration::from_secs(20),
+    )
+    .await?;
+    page.click("#replay-list li a").await?;
+    page.wait(
+        "document.getElementById('app')?.dataset.state === 'ready'",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let width = page
+        .wait(
+            "document.getElementById('video').videoWidth",
+            Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(width, 1280);
+    page.eval("(() => { const v = document.getElementById('video'); v.muted = true; return v.play().then(() => true); })()")
+        .await?;
+    let frames_then = page
+        .wait(
+            "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames",
+            Duration::from_secs(20),
+        )
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+    page.wait(
+        &format!(
+            "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames > {}",
+            frames_then + 30.0
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    page.eval("(() => { const v = document.getElementById('video'); window.seekedAt = null; v.addEventListener('seeked', () => { window.seekedAt = v.currentTime; }, { once: true }); v.currentTime = v.duration / 2; return true; })()")
+        .await?;
+    let seeked = page
+        .wait("window.seekedAt", Duration::from_secs(20))
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+    let duration = page
+        .eval("document.getElementById('video').duration")
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+    eprintln!("replay page: 1280 wide, playing, seeked to {seeked:.2} s of {duration:.2} s");
+    assert!(
+        (seeked - duration / 2.0).abs() < 1.0,
+        "seeked to {seeked} of {duration}"
+    );
+    page.screenshot("replay-page").await?;
+    Ok(())
+}

@@ -106,6 +106,9 @@ pub struct LiveArgs {
     /// even after a crash). The stream goes on if the recording fails.
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// With --backend and --record: after End, upload the recording as the stream's replay.
+    #[arg(long, requires_all = ["record", "backend"])]
+    pub upload: bool,
     /// The recording's H.264 encoder.
     #[arg(long, value_enum, default_value = "auto", requires = "record")]
     pub record_encoder: crate::recording::RecordEncoder,

@@ -5,6 +5,7 @@ mod error;
 mod live;
 mod output;
 mod recording;
+mod replay;
 mod schedule;
 mod session;
 mod token;
@@ -43,6 +44,8 @@ enum Command {
     Devices(devices::DevicesArgs),
     /// Plan streams ahead on the backend: add, list, edit, cancel.
     Schedule(schedule::ScheduleArgs),
+    /// Replays of past streams: upload a recording, list, delete.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
             Command::Watch(args) => watch::run(args, &load, &out).await,
             Command::Devices(args) => devices::run(args, &out),
             Command::Schedule(args) => schedule::run(args, &out).await,
+            Command::Replay(args) => replay::run(args, &out).await,
         }
     });
     let code = match result {

@@ -18,6 +18,10 @@ impl Reporter {
         }
     }
 
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Emits `event` with `fields`; `human` is printed instead when not in JSON mode.
     pub fn event(&self, event: &str, fields: Value, human: impl FnOnce() -> String) {
         let mut stdout = std::io::stdout().lock();

@@ -62,13 +62,17 @@ pub async fn run(
     let timeline = session.timeline();
     out.event(
         "live",
-        json!({"timeline": timeline.iter().map(|t| json!({"step": t.step, "ms": ms(t.duration)})).collect::<Vec<_>>()}),
+        json!({"stream_id": session.stream_id(), "timeline": timeline.iter().map(|t| json!({"step": t.step, "ms": ms(t.duration)})).collect::<Vec<_>>()}),
         || {
             let steps: Vec<String> = timeline
                 .iter()
                 .map(|t| format!("{} {:.0} ms", t.step, ms(t.duration)))
                 .collect();
-            format!("LIVE — {}. Ctrl-C ends the stream.", steps.join(", "))
+            format!(
+                "LIVE (stream {}) — {}. Ctrl-C ends the stream.",
+                session.stream_id().unwrap_or_default(),
+                steps.join(", ")
+            )
         },
     );
 
@@ -142,9 +146,18 @@ pub async fn run(
             .unwrap_or(false),
         None => until_ended.await,
     };
+    let stream_id = session.stream_id();
     let report = session.end().await;
+    let mut uploaded = true;
     if let Some(end) = &report.recording {
         crate::recording::ended(out, end);
+        if let (true, Some(stream_id), Some(path)) = (args.upload, stream_id, end.kept_file()) {
+            let client = BackendClient::new(backend, &key);
+            if let Err(err) = crate::replay::upload(&client, stream_id, path, out).await {
+                eprintln!("error: the replay upload failed: {err}");
+                uploaded = false;
+            }
+        }
     }
     out.event(
         "ended",
@@ -182,7 +195,7 @@ pub async fn run(
     );
     Ok(if by_server {
         3
-    } else if report.all_ok() {
+    } else if report.all_ok() && uploaded {
         0
     } else {
         1

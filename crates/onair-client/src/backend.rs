@@ -78,7 +78,7 @@ pub fn error_for(status: u16, retry_after: Option<&str>, body: &str) -> BackendE
         .unwrap_or_else(|| format!("HTTP {status}"));
     match status {
         401 | 403 => BackendError::Auth,
-        400 | 404 | 409 | 422 => BackendError::Invalid {
+        400 | 404 | 409 | 413 | 422 => BackendError::Invalid {
             field: detail.and_then(|d| d.field),
             message,
         },

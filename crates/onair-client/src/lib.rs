@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod chat;
 pub mod credentials;
+pub mod replay;
 pub mod schedule;
 pub mod viewers;
 

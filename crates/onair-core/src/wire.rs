@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod chat;
+pub mod replay;
 pub mod schedule;
 
 /// A publisher token request: going live, or rejoining the stream being carried on.
@@ -143,6 +144,13 @@ pub enum ErrorKind {
     /// The scheduled stream has started, ended, been cancelled or missed: it can no longer
     /// change (409).
     NotUpcoming,
+    /// A replay is uploaded once the stream has ended (409).
+    NotEnded,
+    /// An uploaded recording that cannot be a replay of its stream (not an H.264 MP4, no
+    /// pictures, far longer than the stream); the message says why (422).
+    InvalidRecording,
+    /// An upload over the size limit (413).
+    TooLarge,
     /// The server's own failure; its log has the details (500).
     Internal,
 }
@@ -173,6 +181,9 @@ impl ErrorKind {
             Self::BlockedTerm => "blocked_term",
             Self::NameTaken => "name_taken",
             Self::NotUpcoming => "not_upcoming",
+            Self::NotEnded => "not_ended",
+            Self::InvalidRecording => "invalid_recording",
+            Self::TooLarge => "too_large",
             Self::Internal => "internal",
         }
     }

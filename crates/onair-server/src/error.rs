@@ -173,7 +173,10 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Refused { kind, .. } => match kind {
                 ErrorKind::SlowMode => StatusCode::TOO_MANY_REQUESTS,
-                ErrorKind::BlockedTerm => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::BlockedTerm | ErrorKind::InvalidRecording => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorKind::NameTaken => StatusCode::CONFLICT,
                 _ => StatusCode::FORBIDDEN,
             },

@@ -18,6 +18,8 @@ pub mod page;
 pub mod payments;
 pub mod ppv;
 pub mod ratelimit;
+pub mod replay;
+pub mod replay_api;
 pub mod schedule;
 pub mod schedule_api;
 pub mod tickets;
@@ -91,6 +93,12 @@ pub struct Config {
     /// `/live/{username}`.
     #[arg(long, env = "ONAIR_WEB_DIR", default_value = "ui/dist-viewer")]
     pub web_dir: std::path::PathBuf,
+    /// Where replays are kept (created if missing).
+    #[arg(long, env = "ONAIR_REPLAY_DIR", default_value = "replays")]
+    pub replay_dir: std::path::PathBuf,
+    /// The largest replay upload taken, in MB (a 4 Mbit/s recording is about 30 MB a minute).
+    #[arg(long, env = "ONAIR_REPLAY_MAX_MB", default_value = "4096")]
+    pub replay_max_mb: u64,
     /// Who takes pay-per-view payments: `stripe`, or `development` (every purchase is
     /// confirmed at once and no money moves; for local runs only).
     #[arg(
@@ -157,6 +165,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("web_dir", &self.web_dir)
+            .field("replay_dir", &self.replay_dir)
             .field("payments", &self.payments)
             .field("stripe_api_base", &self.stripe_api_base)
             .field("public_url", &self.public_url)
@@ -186,6 +195,8 @@ impl Config {
             reconcile_secs: 5.0,
             sse_keepalive_secs: 15.0,
             web_dir: "ui/dist-viewer".into(),
+            replay_dir: "replays".into(),
+            replay_max_mb: 4096,
             payments: Payments::Development,
             stripe_secret_key: String::new(),
             stripe_webhook_secret: String::new(),
@@ -372,6 +383,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/streams/{username}/viewers", get(api::viewers))
         .route("/api/streams/{username}/viewers/events", get(api::viewer_events))
         .route("/api/streams/{username}/history", get(api::history))
+        .route("/api/streams/{username}/replays", get(replay_api::list))
+        .route(
+            "/api/replays/{id}",
+            get(replay_api::one)
+                .put(replay_api::upload)
+                .delete(replay_api::delete),
+        )
+        .route("/api/replays/{id}/video", get(replay_api::video))
         .route("/api/livekit/webhook", post(api::livekit_webhook))
         .route("/api/tickets/{id}", get(ppv::ticket))
         .route("/api/tickets/{id}/refund", post(ppv::refund))
@@ -380,6 +399,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .route("/api/health", get(api::health))
         .route("/live/{username}", get(page::viewer_page))
+        .route("/live/{username}/replays/{id}", get(page::replay_page))
         .nest(
             "/live/assets",
             page::assets(&state.config.web_dir.join("assets")),

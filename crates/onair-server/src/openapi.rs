@@ -29,13 +29,14 @@ use onair_core::wire::schedule::{CancelResponse, ScheduleRequest, ScheduleState,
           crate::chat_api::time_out, crate::chat_api::ban, crate::chat_api::bans, crate::chat_api::unban,
           crate::chat_api::settings, crate::chat_api::set_settings, crate::chat_api::log,
           crate::schedule_api::create, crate::schedule_api::list, crate::schedule_api::edit, crate::schedule_api::cancel,
-          crate::schedule_api::one, crate::schedule_api::upcoming, crate::schedule_api::upcoming_of, crate::schedule_api::feed, crate::schedule_api::event_file),
+          crate::schedule_api::one, crate::schedule_api::upcoming, crate::schedule_api::upcoming_of, crate::schedule_api::feed, crate::schedule_api::event_file,
+          crate::replay_api::upload, crate::replay_api::delete, crate::replay_api::one, crate::replay_api::list, crate::replay_api::video),
     components(schemas(Me, StreamStatus, StreamSummary, TokenRequest, TokenResponse, ViewerTokenResponse, EndResponse, ViewerCount, StreamRecord, ErrorBody,
           crate::ppv::TicketView, crate::ppv::Earnings, crate::ppv::ViewerTokenRequest, crate::db::StreamEarnings,
           ChatMessage, ChatPost, ChatHidden, ChatMode, ChatStanding, ChatSettings, TimeoutRequest, BanRequest, ChatBan, BanOutcome, ModerationEntry,
-          ScheduleRequest, ScheduledStream, ScheduleState, CancelResponse)),
+          ScheduleRequest, ScheduledStream, ScheduleState, CancelResponse, onair_core::wire::replay::Replay)),
     modifiers(&ApiKeyAuth),
-    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "chat", description = "Live chat and its moderation"), (name = "schedule", description = "Streams planned ahead and their calendars"), (name = "livekit", description = "Called by livekit-server"))
+    tags((name = "streams", description = "Going live and watching"), (name = "pay-per-view", description = "Tickets, payments, earnings"), (name = "chat", description = "Live chat and its moderation"), (name = "schedule", description = "Streams planned ahead and their calendars"), (name = "replays", description = "Recordings of past streams"), (name = "livekit", description = "Called by livekit-server"))
 )]
 pub struct ApiDoc;
 

@@ -39,18 +39,36 @@ pub async fn viewer_page(
     let Ok(Path(username)) = username else {
         return not_found("That address does not name a streamer.");
     };
-    if onair_core::validate::username(&username).is_err() {
+    let response = built_page(&state, &username, "live.html").await;
+    (jar, response).into_response()
+}
+
+/// A past stream's replay, `/live/{username}/replays/{id}`: the same checks on the streamer;
+/// the page's script asks for the replay and says when there is none.
+pub async fn replay_page(
+    State(state): State<AppState>,
+    path: Result<Path<(String, i64)>, PathRejection>,
+) -> Response {
+    let Ok(Path((username, _))) = path else {
+        return not_found("That address does not name a replay.");
+    };
+    built_page(&state, &username, "replay.html").await
+}
+
+/// `page` of the built viewer pages, for a streamer who exists.
+async fn built_page(state: &AppState, username: &str, page_file: &str) -> Response {
+    if onair_core::validate::username(username).is_err() {
         return not_found(&format!(
             "“{}” is not a streamer name: names are 3–32 letters, digits, _ or -.",
-            html_escape::encode_text(&username)
+            html_escape::encode_text(username)
         ));
     }
-    match db::streamer_by_username(&state.db, &username).await {
+    match db::streamer_by_username(&state.db, username).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             return not_found(&format!(
                 "There is no streamer called “{}” on OnAir. Check the address you were given.",
-                html_escape::encode_text(&username)
+                html_escape::encode_text(username)
             ))
         }
         Err(err) => {
@@ -63,7 +81,7 @@ pub async fn viewer_page(
         }
     }
     // Read on every request (a few hundred bytes): a rebuilt page is served without a restart.
-    let file = state.config.web_dir.join("live.html");
+    let file = state.config.web_dir.join(page_file);
     match tokio::fs::read_to_string(&file).await {
         Ok(html) => {
             let mut response = Html(html).into_response();
@@ -82,7 +100,7 @@ pub async fn viewer_page(
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("same-origin"),
             );
-            (jar, response).into_response()
+            response
         }
         Err(err) => {
             tracing::error!(file = %file.display(), error = %err, "the viewer page is not built: run `npm --prefix ui ci && npm --prefix ui run build` (scripts/setup.sh does), or point ONAIR_WEB_DIR at a build");

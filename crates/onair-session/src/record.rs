@@ -148,6 +148,25 @@ impl RecordTap {
 }
 
 impl RecordingEnd {
+    /// The file worth keeping (and uploading): a finished recording, or one that stopped
+    /// early but plays up to where it stopped.
+    pub fn kept_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Finished(summary) => Some(&summary.path),
+            Self::Failed { path, error }
+                if matches!(
+                    error,
+                    RecordError::DiskFull { .. }
+                        | RecordError::WriteFailed { .. }
+                        | RecordError::NotFinalised { .. }
+                ) && path.exists() =>
+            {
+                Some(path)
+            }
+            Self::Failed { .. } => None,
+        }
+    }
+
     /// The teardown step's line.
     pub fn describe(&self) -> Result<String, String> {
         match self {

@@ -321,6 +321,11 @@ impl LiveSession {
             .map_or(0, |r| r.sources.devices_open())
     }
 
+    /// The backend's id of the stream this session went live as, once it had a token.
+    pub fn stream_id(&self) -> Option<i64> {
+        lock(&self.shared.token).as_ref().map(|t| t.stream_id)
+    }
+
     /// The recording under way (or stopped early, with why), if one was asked for.
     pub async fn recording(&self) -> Option<crate::record::RecordingStatus> {
         self.shared

@@ -184,6 +184,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/replays/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One replay. */
+        get: operations["replay"];
+        /**
+         * Uploads the recording of one of the creator's ended streams as its replay (the body is the
+         *     MP4 file). It is checked (an H.264 MP4 with AAC or no sound, not far longer than the
+         *     stream) and remuxed for playing in browsers; a new upload replaces the stream's replay.
+         */
+        put: operations["upload_replay"];
+        post?: never;
+        /** Deletes the replay of one of the creator's streams. */
+        delete: operations["delete_replay"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/replays/{id}/video": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The replay's video, with byte ranges (`Range: bytes=…` → 206). A pay-per-view stream's
+         *     replay needs `?ticket=` a paid ticket for that stream.
+         */
+        get: operations["replay_video"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedule": {
         parameters: {
             query?: never;
@@ -365,6 +408,23 @@ export interface paths {
         };
         /** Past broadcasts, newest first, with their figures. */
         get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/streams/{username}/replays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The streamer's replays, newest stream first. */
+        get: operations["replays_of"];
         put?: never;
         post?: never;
         delete?: never;
@@ -743,7 +803,7 @@ export interface components {
          *     renamed). The HTTP status goes with it: see the backend's `ApiError`.
          * @enum {string}
          */
-        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "banned" | "timed_out" | "too_new" | "slow_mode" | "blocked_term" | "name_taken" | "not_upcoming" | "internal";
+        ErrorKind: "invalid" | "unauthorized" | "forbidden" | "not_found" | "offline" | "bad_request" | "rate_limited" | "payment_required" | "payment_pending" | "ticket_refunded" | "ticket_in_use" | "free" | "not_paid" | "payment_provider" | "livekit" | "banned" | "timed_out" | "too_new" | "slow_mode" | "blocked_term" | "name_taken" | "not_upcoming" | "not_ended" | "invalid_recording" | "too_large" | "internal";
         /** @description The acknowledgement of a call that answers nothing else (health, webhooks). */
         Health: {
             ok: boolean;
@@ -792,6 +852,51 @@ export interface components {
              *     room's name is LiveKit's business, not a username).
              */
             username: string;
+        };
+        /** @description A stream's replay as the viewer page, the studio and the CLI see it. */
+        Replay: {
+            /** Format: int64 */
+            bytes: number;
+            /**
+             * Format: int64
+             * @description When it was uploaded, Unix milliseconds.
+             */
+            created_at: number;
+            /** @description The price's currency (ISO 4217, lower case). */
+            currency: string;
+            /**
+             * Format: int64
+             * @description The recording's length.
+             */
+            duration_ms: number;
+            /** Format: int64 */
+            ended_at?: number | null;
+            /** Format: int64 */
+            height: number;
+            /**
+             * Format: int64
+             * @description Pay-per-view price in cents (a ticket for the stream is needed to watch); absent for
+             *     a free stream.
+             */
+            ppv_price_cents?: number | null;
+            /**
+             * Format: int64
+             * @description When the stream went on air and ended, Unix milliseconds.
+             */
+            started_at?: number | null;
+            /**
+             * Format: int64
+             * @description The stream's id (a stream has at most one replay).
+             */
+            stream_id: number;
+            title: string;
+            /**
+             * @description Where the video plays from (byte ranges supported); a pay-per-view replay needs
+             *     `?ticket=ID` added.
+             */
+            video_url: string;
+            /** Format: int64 */
+            width: number;
         };
         /** @description A stream planned ahead (`POST /api/schedule`) or its new details (`PUT /api/schedule/{id}`). */
         ScheduleRequest: {
@@ -1549,6 +1654,243 @@ export interface operations {
             };
         };
     };
+    replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            /** @description An id that is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No replay of that stream */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            /** @description An id that is not a 64-bit whole number, or an upload cut off */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such stream of this streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ended`: the stream is live or never went on air */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `too_large`: over the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_recording`: not an H.264 MP4, no pictures, or far longer than the stream; the message says which */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An id that is not a 64-bit whole number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No replay of a stream of this streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replay_video: {
+        parameters: {
+            query?: {
+                /** @description A paid ticket for the stream, for a pay-per-view replay */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The stream */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                };
+            };
+            /** @description The range asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                };
+            };
+            /** @description An id that is not a 64-bit whole number, or a query that is not `ticket=…` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payment_required`: a pay-per-view replay and no paid ticket for its stream */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No replay of that stream */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A range outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     list: {
         parameters: {
             query?: never;
@@ -2218,6 +2560,49 @@ export interface operations {
                 };
             };
             /** @description Malformed username or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such streamer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replays_of: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The streamer
+                 * @example alice
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"][];
+                };
+            };
+            /** @description Malformed username */
             400: {
                 headers: {
                     [name: string]: unknown;

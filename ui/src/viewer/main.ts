@@ -15,6 +15,7 @@ import type { components } from "./api";
 import { decide, failureMessage, parseRetryAfter, type Failure, type Outcome } from "./retry";
 import { mountChat } from "./chat";
 import { scheduleView, localStart, type Scheduled } from "./schedule";
+import { describe as describeReplay, replayPage, type Replay } from "./replays";
 import { Scope, type OpenCounts } from "./scope";
 import { next, type Effect, type PageEvent, type Phase } from "./state";
 
@@ -115,6 +116,10 @@ const SKELETON = `
     <section id="upcoming" class="upcoming" hidden>
       <h3>Upcoming streams</h3>
       <ol id="upcoming-list"></ol>
+    </section>
+    <section id="replays" class="replays" hidden>
+      <h3>Past streams</h3>
+      <ol id="replay-list"></ol>
     </section>
   </div>
   <aside id="chat" class="chat"></aside>
@@ -489,6 +494,31 @@ async function loadUpcoming(gen: number) {
   }
 }
 
+/** The creator's past streams with replays, linked to their pages (once, at load: they
+ * change only when a stream ends and its recording is uploaded). */
+async function loadReplays() {
+  try {
+    const response = await fetch(api("/replays"));
+    if (!response.ok) return;
+    const replays = (await response.json()) as Replay[];
+    $("replays").hidden = replays.length === 0;
+    $("replay-list").replaceChildren(
+      ...replays.map((r) => {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = replayPage(username, r);
+        link.textContent = r.title;
+        const what = document.createElement("span");
+        what.textContent = ` · ${describeReplay(r, r.currency)}`;
+        item.append(link, what);
+        return item;
+      }),
+    );
+  } catch {
+    // The list is extra; the page works without it.
+  }
+}
+
 /** Whether the ticket this browser holds is a paid one for the scheduled stream shown. */
 async function checkTicketAhead(gen: number) {
   const id = heldTicket.get();
@@ -707,3 +737,4 @@ function renderClock() {
 
 render();
 void start();
+void loadReplays();
