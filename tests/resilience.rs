@@ -379,6 +379,7 @@ async fn the_studios_preview_microphone_goes_on_air_as_the_same_recording_stream
             audio: mic,
             title: "Handoff".into(),
             ppv_price: String::new(),
+            record: false,
         })
         .await?;
     assert_eq!(

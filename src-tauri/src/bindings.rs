@@ -44,6 +44,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::schedule_stream,
             commands::edit_scheduled,
             commands::cancel_scheduled,
+            commands::upload_recording,
+            commands::show_recording,
             commands::tray_state,
             commands::tray_click,
             commands::close_window,

@@ -207,6 +207,35 @@ fn test_hooks() -> Result<(), UiError> {
     }
 }
 
+/// Uploads a recording of the folder as its stream's replay (again).
+#[tauri::command]
+#[specta::specta]
+pub fn upload_recording(studio: State<'_, Studio>, file: String) -> Result<(), UiError> {
+    studio.upload_recording(&file)
+}
+
+/// Shows a recording (or, without one, the folder) in the file manager.
+#[tauri::command]
+#[specta::specta]
+pub fn show_recording(studio: State<'_, Studio>, file: Option<String>) -> Result<(), UiError> {
+    let dir = studio.recordings_dir();
+    let target = match file {
+        Some(file) => onair_app::recordings::in_folder(&dir, &file).ok_or_else(|| {
+            UiError::new(
+                ErrorKind::Recording,
+                format!("{file} is not in {}.", dir.display()),
+            )
+        })?,
+        None => dir,
+    };
+    tauri_plugin_opener::reveal_item_in_dir(&target).map_err(|e| {
+        UiError::new(
+            ErrorKind::Recording,
+            format!("No file manager could show {}: {e}", target.display()),
+        )
+    })
+}
+
 /// For tests (CI has no tray host to look at): what the tray shows now.
 #[tauri::command]
 #[specta::specta]

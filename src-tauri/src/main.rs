@@ -151,6 +151,12 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
     studio.set_engine_options(engine);
+    // The creator's videos folder, where a file manager shows them; tests give their own.
+    let recordings = std::env::var_os("ONAIR_RECORDINGS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| app.path().video_dir().ok().map(|d| d.join("OnAir")))
+        .unwrap_or_else(|| config_dir.join("recordings"));
+    studio.set_recordings_dir(recordings);
     let signed_in = studio.clone();
     tauri::async_runtime::spawn(async move {
         signed_in.refresh_earnings();

@@ -10,12 +10,12 @@ export const commands = {
 	studioView: () => __TAURI_INVOKE<StudioView_Serialize>("studio_view"),
 	signIn: (backendUrl: string, apiKey: string) => typedError<Account, UiError_Serialize>(__TAURI_INVOKE("sign_in", { backendUrl, apiKey })),
 	signOut: () => typedError<null, UiError_Serialize>(__TAURI_INVOKE("sign_out")),
-	getSettings: () => __TAURI_INVOKE<StudioSettings>("get_settings"),
+	getSettings: () => __TAURI_INVOKE<StudioSettings_Serialize>("get_settings"),
 	/**  Every bad field, for inline messages while typing; sends nothing anywhere. */
-	checkSettings: (settings: StudioSettings) => __TAURI_INVOKE<UiError_Serialize[]>("check_settings", { settings }),
-	saveSettings: (settings: StudioSettings) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("save_settings", { settings })),
+	checkSettings: (settings: StudioSettings_Deserialize) => __TAURI_INVOKE<UiError_Serialize[]>("check_settings", { settings }),
+	saveSettings: (settings: StudioSettings_Deserialize) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("save_settings", { settings })),
 	listDevices: () => typedError<DeviceList, UiError_Serialize>(__TAURI_INVOKE("list_devices")),
-	goLive: (settings: StudioSettings) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("go_live", { settings })),
+	goLive: (settings: StudioSettings_Deserialize) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("go_live", { settings })),
 	endStream: () => typedError<ReportView | null, UiError_Serialize>(__TAURI_INVOKE("end_stream")),
 	reconnectNow: () => typedError<null, UiError_Serialize>(__TAURI_INVOKE("reconnect_now")),
 	/**
@@ -42,6 +42,10 @@ export const commands = {
 	editScheduled: (id: number | null, form: ScheduleForm) => typedError<ScheduleView, UiError_Serialize>(__TAURI_INVOKE("edit_scheduled", { id, form })),
 	/**  Calls a scheduled stream off (its tickets are refunded). */
 	cancelScheduled: (id: number | null) => typedError<ScheduleView, UiError_Serialize>(__TAURI_INVOKE("cancel_scheduled", { id })),
+	/**  Uploads a recording of the folder as its stream's replay (again). */
+	uploadRecording: (file: string) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("upload_recording", { file })),
+	/**  Shows a recording (or, without one, the folder) in the file manager. */
+	showRecording: (file: string | null) => typedError<null, UiError_Serialize>(__TAURI_INVOKE("show_recording", { file })),
 	/**  For tests (CI has no tray host to look at): what the tray shows now. */
 	trayState: () => typedError<TrayModel, UiError_Serialize>(__TAURI_INVOKE("tray_state")),
 	/**  For tests: activates a tray menu item exactly as a click on it would. */
@@ -235,7 +239,9 @@ export type ErrorKind =
 /**  The settings file could not be read or written. */
 "settings" | 
 /**  Go Live while already live. */
-"already_live";
+"already_live" | 
+/**  The recording (its folder, a file, its upload); the stream is not affected. */
+"recording";
 
 /**  The meter: the level of the sound going out (or that would, before going live). */
 export type MicLevel = {
@@ -288,6 +294,54 @@ export type Phase = { phase: "offline" } |
 export type PreviewChoice = {
 	video: VideoChoice,
 	audio: AudioChoice,
+};
+
+/**  One recording in the folder. */
+export type RecordingItem = RecordingItem_Serialize | RecordingItem_Deserialize;
+
+/**  One recording in the folder. */
+export type RecordingItem_Deserialize = {
+	/**  The file's name in the folder (what the window asks to upload). */
+	file: string,
+	bytes: number | null,
+	/**  Unix ms of its last change. */
+	modified_ms: number | null,
+	/**  The stream it recorded, when known. */
+	stream_id?: number | null,
+	upload: UploadState,
+};
+
+/**  One recording in the folder. */
+export type RecordingItem_Serialize = {
+	/**  The file's name in the folder (what the window asks to upload). */
+	file: string,
+	bytes: number | null,
+	/**  Unix ms of its last change. */
+	modified_ms: number | null,
+	/**  The stream it recorded, when known. */
+	stream_id: number | null,
+	upload: UploadState,
+};
+
+/**  The recording under way, while live. */
+export type RecordingLive = RecordingLive_Serialize | RecordingLive_Deserialize;
+
+/**  The recording under way, while live. */
+export type RecordingLive_Deserialize = {
+	file: string,
+	duration_secs: number | null,
+	bytes: number | null,
+	/**  Why it stopped early (the stream goes on), e.g. "disk_full: …". */
+	stopped?: string | null,
+};
+
+/**  The recording under way, while live. */
+export type RecordingLive_Serialize = {
+	file: string,
+	duration_secs: number | null,
+	bytes: number | null,
+	/**  Why it stopped early (the stream goes on), e.g. "disk_full: …". */
+	stopped: string | null,
 };
 
 export type ReportStep = {
@@ -395,12 +449,26 @@ export type StreamEarningsView = {
 	refunded_tickets: number,
 };
 
-export type StudioSettings = {
+export type StudioSettings = StudioSettings_Serialize | StudioSettings_Deserialize;
+
+export type StudioSettings_Deserialize = {
 	video: VideoChoice,
 	audio: AudioChoice,
 	title: string,
 	/**  As typed ("4.99"); empty for a free stream. */
 	ppv_price: string,
+	/**  Record each stream to the recordings folder (and upload it as its replay after End). */
+	record?: boolean,
+};
+
+export type StudioSettings_Serialize = {
+	video: VideoChoice,
+	audio: AudioChoice,
+	title: string,
+	/**  As typed ("4.99"); empty for a free stream. */
+	ppv_price: string,
+	/**  Record each stream to the recordings folder (and upload it as its replay after End). */
+	record: boolean,
 };
 
 /**  The whole view, sent on every change. */
@@ -439,6 +507,10 @@ export type StudioView_Deserialize = {
 	 *  change and every End).
 	 */
 	schedule?: ScheduleView | null,
+	/**  The recording under way, while live with Record on. */
+	recording?: RecordingLive_Deserialize | null,
+	/**  The recordings folder, newest first, with each one's upload. */
+	recordings: RecordingItem_Deserialize[],
 	error?: UiError_Deserialize | null,
 	/**
 	 *  What the banner at the top of the window shows: an error not about one form field,
@@ -473,6 +545,10 @@ export type StudioView_Serialize = {
 	 *  change and every End).
 	 */
 	schedule: ScheduleView | null,
+	/**  The recording under way, while live with Record on. */
+	recording: RecordingLive_Serialize | null,
+	/**  The recordings folder, newest first, with each one's upload. */
+	recordings: RecordingItem_Serialize[],
 	error: UiError_Serialize | null,
 	/**
 	 *  What the banner at the top of the window shows: an error not about one form field,
@@ -518,6 +594,11 @@ export type UiError_Serialize = {
 	field: string | null,
 	action: Action,
 };
+
+/**  Where a recording's upload stands. */
+export type UploadState = 
+/**  Not uploaded (yet, or the upload is offered after a crash). */
+{ kind: "local" } | { kind: "uploading"; percent: number | null } | { kind: "uploaded"; replay_url: string } | { kind: "failed"; message: string };
 
 export type VideoChoice = { kind: "test_pattern" } | 
 /**  `id` from the device list. */

@@ -3,6 +3,7 @@
 import { money } from "./money";
 import { CHAT_CARD, startChat } from "./chat-panel";
 import { SCHEDULE_CARD, renderSchedule, startSchedule } from "./schedule-panel";
+import { RECORDINGS_CARD, renderRecordings, startRecordings } from "./recordings-panel";
 import { convertFileSrc } from "@tauri-apps/api/core";
 import {
   commands,
@@ -55,11 +56,13 @@ const SKELETON = `
           <div class="field-error" id="title-error"></div>
           <label>Pay-per-view price <input id="price" placeholder="free" inputmode="decimal"></label>
           <div class="field-error" id="ppv_price-error"></div>
+          <label class="check"><input id="record" type="checkbox"> Record while live (uploaded as the replay after End)</label>
           <div class="buttons">
             <button id="go-live" class="primary">Go Live</button>
             <button id="end-stream" class="danger">End Stream</button>
           </div>
           <div class="note" id="go-live-scheduled" hidden></div>
+          <div class="note recording-live" id="recording-live" hidden></div>
         </div>
       </div>
     </div>
@@ -74,6 +77,7 @@ const SKELETON = `
         <div id="earnings" class="big" data-total-cents=""></div>
         <div id="earnings-latest" class="note"></div>
       </div>
+      ${RECORDINGS_CARD}
       ${CHAT_CARD}
       ${SCHEDULE_CARD}
       <div class="card"><div class="label">Going live</div><ol id="timeline" class="steps"></ol></div>
@@ -134,12 +138,14 @@ function settingsFromForm(): StudioSettings {
       audio === "off" ? { kind: "off" } : audio === "tone" ? { kind: "tone" } : { kind: "microphone", id: audio.slice(4) },
     title: $<HTMLInputElement>("title").value,
     ppv_price: $<HTMLInputElement>("price").value,
+    record: $<HTMLInputElement>("record").checked,
   };
 }
 
 function fillForm(s: StudioSettings) {
   $<HTMLInputElement>("title").value = s.title;
   $<HTMLInputElement>("price").value = s.ppv_price;
+  $<HTMLInputElement>("record").checked = s.record ?? false;
   fillDevices(s);
 }
 
@@ -177,7 +183,7 @@ function renderButtons() {
   const phase = view.phase.phase;
   $<HTMLButtonElement>("go-live").disabled = phase !== "offline" || fieldErrors.length > 0 || !view.account;
   $<HTMLButtonElement>("end-stream").disabled = phase === "offline" || phase === "ending";
-  for (const id of ["video-select", "audio-select", "title", "price"]) {
+  for (const id of ["video-select", "audio-select", "title", "price", "record"]) {
     $<HTMLInputElement>(id).disabled = phase !== "offline";
   }
 }
@@ -306,6 +312,7 @@ function render(next: StudioView) {
       ...report.steps.map((s) => li(`${s.ok ? "✓" : "✗"} ${s.step} · ${s.ms} ms · ${s.detail}`, s.ok ? "ok" : "failed")),
     );
   }
+  renderRecordings(next.recording ?? null, next.recordings);
   showBanner(next.banner);
   const error = next.error;
   if (error?.field) showFieldErrors([...fieldErrors.filter((e) => e.field !== error.field), error]);
@@ -438,6 +445,7 @@ async function start() {
   render(await commands.studioView());
   await startChat(() => !!view?.account);
   startSchedule();
+  startRecordings();
   const settings = await commands.getSettings();
   fillForm(settings);
   await checkFields();

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Settings,
     /// Go Live while already live.
     AlreadyLive,
+    /// The recording (its folder, a file, its upload); the stream is not affected.
+    Recording,
 }
 
 /// What the banner's button does.
@@ -75,7 +77,8 @@ impl UiError {
             ErrorKind::Engine
             | ErrorKind::Keyring
             | ErrorKind::Settings
-            | ErrorKind::AlreadyLive => Action::None,
+            | ErrorKind::AlreadyLive
+            | ErrorKind::Recording => Action::None,
         };
         Self {
             kind,

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod devices;
 pub mod error;
 pub mod keys;
+pub mod recordings;
 pub mod schedule;
 pub mod settings;
 pub mod studio;
@@ -19,6 +20,7 @@ pub use chat::{
 pub use devices::{DeviceList, DeviceOption};
 pub use error::{Action, ErrorKind, UiError};
 pub use keys::{KeyStore, OsKeyring};
+pub use recordings::{RecordingItem, RecordingLive, UploadState};
 pub use schedule::{ScheduleForm, ScheduleView, ScheduledItem};
 pub use settings::{AudioChoice, PreviewChoice, SettingsStore, StudioSettings, VideoChoice};
 pub use studio::Studio;

@@ -45,6 +45,9 @@ pub struct StudioSettings {
     pub title: String,
     /// As typed ("4.99"); empty for a free stream.
     pub ppv_price: String,
+    /// Record each stream to the recordings folder (and upload it as its replay after End).
+    #[serde(default)]
+    pub record: bool,
 }
 
 impl Default for StudioSettings {
@@ -54,6 +57,7 @@ impl Default for StudioSettings {
             audio: AudioChoice::Tone,
             title: "Live on OnAir".into(),
             ppv_price: String::new(),
+            record: false,
         }
     }
 }
@@ -186,6 +190,7 @@ mod tests {
                 audio: AudioChoice::Off,
                 title: "Launch day".into(),
                 ppv_price: "4.99".into(),
+                record: true,
             },
             backend_url: Some("http://127.0.0.1:8080".into()),
             username: Some("alice".into()),

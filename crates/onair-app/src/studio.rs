@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 mod chat;
 mod mirror;
+mod recording;
 mod schedule;
 mod stage;
 
@@ -58,6 +59,10 @@ struct Inner {
     closing: CancellationToken,
     /// The window's preview: fed by the live session's sources, or offline by the stage's.
     preview: PreviewTap,
+    /// Where recordings are written (the creator's videos folder by default).
+    recordings_dir: Mutex<std::path::PathBuf>,
+    /// Recording uploads under way or failed, by file name.
+    uploads: Mutex<recording::Uploads>,
     /// Where the LiveKit SDK library is loaded from, on first need: an idle studio in the
     /// tray does not carry it (about 50 MB).
     engine: Mutex<onair_livekit::LoadOptions>,
@@ -107,6 +112,8 @@ impl Studio {
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),
                 preview: PreviewTap::default(),
+                recordings_dir: Mutex::new(config_dir.join("recordings")),
+                uploads: Mutex::new(Default::default()),
                 engine: Mutex::new(onair_livekit::LoadOptions::default()),
             }),
         };
@@ -295,9 +302,20 @@ impl Studio {
         });
         // The preview's devices are handed to the session: what it already has open for
         // these settings stays open (one recording stream from preview through live).
+        let record = match settings.record {
+            true => match self.recording_for_go_live() {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    self.update(|v| v.phase = Phase::Offline);
+                    return Err(e);
+                }
+            },
+            false => None,
+        };
         let handed = stage.take_preview();
         let session_settings = onair_session::SessionSettings {
             preview: Some(self.inner.preview.clone()),
+            record: record.clone(),
             ..settings.session_settings()
         };
         match LiveSession::go_live_with(backend, session_settings, handed).await {
@@ -310,6 +328,9 @@ impl Studio {
                     v.live_since_ms = Some(now_ms());
                     v.timeline = mirror::timeline(&session);
                 });
+                if let Some(record) = &record {
+                    self.note_recording(&session, &record.path);
+                }
                 self.start_mirror(session, pressed);
                 // The stream scheduled now is live now: it leaves the upcoming list.
                 self.refresh_schedule();
@@ -409,6 +430,7 @@ impl Studio {
         if let Some(mirror) = lock(&self.inner.mirror).take() {
             mirror.cancel();
         }
+        self.after_recording(session.stream_id(), report.recording.as_ref());
         self.close_chat().await;
         let view = ReportView::from(&report);
         tracing::info!(

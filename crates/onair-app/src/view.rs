@@ -163,6 +163,10 @@ pub struct StudioView {
     /// The creator's scheduled streams, from the backend (after sign-in, start-up, every
     /// change and every End).
     pub schedule: Option<crate::schedule::ScheduleView>,
+    /// The recording under way, while live with Record on.
+    pub recording: Option<crate::recordings::RecordingLive>,
+    /// The recordings folder, newest first, with each one's upload.
+    pub recordings: Vec<crate::recordings::RecordingItem>,
     pub error: Option<UiError>,
     /// What the banner at the top of the window shows: an error not about one form field,
     /// or while rejoining, the connection being restored with "Reconnect now". Derived from
@@ -233,6 +237,8 @@ impl Default for StudioView {
             report: None,
             earnings: None,
             schedule: None,
+            recording: None,
+            recordings: Vec::new(),
             error: None,
             banner: None,
         }

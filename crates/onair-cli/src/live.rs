@@ -182,7 +182,18 @@ pub async fn run(args: LiveArgs, load: &LoadOptions, out: &Reporter) -> Result<u
     }
 
     let start = Instant::now();
-    let (room, mut events) = Room::connect(&args.creds.url, &token, RoomOptions::default()).await?;
+    let (room, mut events) =
+        match Room::connect(&args.creds.url, &token, RoomOptions::default()).await {
+            Ok(joined) => joined,
+            Err(err) => {
+                // Nothing went on air, but what was recorded meanwhile is finished and said.
+                let _ = sources.stop(Duration::from_secs(2)).await;
+                if let Some(end) = sources.finish_recording(FINISH_LIMIT).await {
+                    recording::ended(out, &end);
+                }
+                return Err(err.into());
+            }
+        };
     let local = room.local_participant();
     out.event(
         "connected",

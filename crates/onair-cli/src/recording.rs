@@ -87,9 +87,9 @@ pub fn ended(out: &Reporter, end: &RecordingEnd) -> bool {
             );
             true
         }
-        RecordingEnd::Failed { path, error } => {
+        RecordingEnd::Failed { error, .. } => {
             failed(out, error);
-            if path.exists() {
+            if let Some(path) = end.kept_file() {
                 eprintln!("  what was recorded is kept in {}", path.display());
             }
             false

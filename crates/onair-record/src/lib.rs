@@ -77,8 +77,8 @@ pub struct RecordingSummary {
     pub duration_secs: f64,
     pub bytes: u64,
     pub video_frames: u64,
-    /// Pictures not recorded: of another size than the first, or dropped by a slow encoder's
-    /// queue.
+    /// Pictures not recorded because they were of another size than the first. (Pictures a
+    /// slow encoder's queue dropped are not counted: the queue does not say.)
     pub frames_skipped: u64,
     pub encoder: &'static str,
     /// From End to the file's index written.
@@ -136,6 +136,14 @@ impl Recorder {
     /// from now on are recorded. Blocks briefly (GStreamer's start): call it off async threads.
     pub fn start(config: RecordingConfig) -> Result<Self, RecordError> {
         create_new(&config.path)?;
+        let path = config.path.clone();
+        Self::start_on_new_file(config).inspect_err(|_| {
+            // The empty file was ours: nothing is lost by removing it.
+            let _ = std::fs::remove_file(&path);
+        })
+    }
+
+    fn start_on_new_file(config: RecordingConfig) -> Result<Self, RecordError> {
         let built = pipeline::build(&pipeline::Settings {
             path: &config.path,
             fps: config.fps,
@@ -143,14 +151,7 @@ impl Recorder {
             video_kbps: config.video_kbps,
             encoder: config.encoder,
         });
-        let built = match built {
-            Ok(built) => built,
-            Err(err) => {
-                // The empty file was ours: nothing is lost by removing it.
-                let _ = std::fs::remove_file(&config.path);
-                return Err(err);
-            }
-        };
+        let built = built?;
         let bus = built
             .pipeline
             .bus()
@@ -371,6 +372,8 @@ impl Recorder {
             return Err(err);
         }
         if self.frames.load(Ordering::Relaxed) == 0 {
+            // Not one picture: the file holds nothing worth keeping.
+            let _ = std::fs::remove_file(&self.path);
             return Err(RecordError::Empty);
         }
         let _ = self.video.end_of_stream();
@@ -446,11 +449,12 @@ impl Recorder {
     }
 
     /// Stops recording for `err` (the first failure is the one kept); the stream goes on.
+    /// Runs on a capture thread: it only stops taking frames; the pipeline is stopped by
+    /// `finish` or drop (stopping waits for GStreamer's threads).
     fn fail(&self, err: RecordError) {
         tracing::warn!(%err, "recording stopped");
         self.closed.store(true, Ordering::Release);
         self.failure.lock().get_or_insert(err);
-        let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 

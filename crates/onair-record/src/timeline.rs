@@ -6,6 +6,9 @@ use std::time::Duration;
 /// A sound source whose capture times stray this far from its sample count is re-anchored
 /// (frames were lost, or its clock drifts): small jitter is ignored, real gaps are kept.
 pub const RESYNC: Duration = Duration::from_millis(40);
+/// The most silence one gap becomes (a capture thread stalled longer than this leaves the
+/// sound that much behind rather than one huge buffer of zeros).
+pub const MAX_SILENCE: Duration = Duration::from_secs(10);
 
 /// Maps capture times (µs since the Unix epoch) to recording time.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +66,10 @@ impl SampleClock {
         let counted = self.start + Duration::from_nanos(self.written * 1_000_000_000 / rate as u64);
         let (silence, skip) = if self.written == 0 {
             if captured >= self.start {
-                (samples_in(captured - self.start, rate), 0)
+                (
+                    samples_in((captured - self.start).min(MAX_SILENCE), rate),
+                    0,
+                )
             } else {
                 let skip = samples_in(self.start - captured, rate);
                 if skip >= samples {
@@ -72,7 +78,7 @@ impl SampleClock {
                 (0, skip)
             }
         } else if captured > counted + RESYNC {
-            (samples_in(captured - counted, rate), 0)
+            (samples_in((captured - counted).min(MAX_SILENCE), rate), 0)
         } else if counted > captured + RESYNC {
             return Placement::Drop;
         } else {
@@ -147,6 +153,19 @@ mod tests {
         // 200 ms of frames lost.
         assert_eq!(clock.place(MS * 220, 480, 48_000), write(MS * 20, 9_600, 0));
         assert_eq!(clock.place(MS * 232, 480, 48_000), write(MS * 230, 0, 0));
+    }
+
+    #[test]
+    fn a_stall_longer_than_ten_seconds_is_filled_with_ten_seconds_at_most() {
+        let mut clock = SampleClock::starting_at(Duration::ZERO);
+        assert_eq!(
+            clock.place(Duration::ZERO, 480, 48_000),
+            write(Duration::ZERO, 0, 0)
+        );
+        let Placement::Write { silence, .. } = clock.place(MS * 600_000, 480, 48_000) else {
+            panic!("dropped");
+        };
+        assert_eq!(silence, 480_000);
     }
 
     #[test]

@@ -266,6 +266,8 @@ pub struct AppState {
     pub streamers: moka::sync::Cache<String, db::Streamer>,
     /// Cancelled to stop: ends event streams and background work.
     pub shutdown: CancellationToken,
+    /// Held while a replay's row is replaced (see `replay::upload`).
+    pub replay_save: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -297,6 +299,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             shutdown: CancellationToken::new(),
+            replay_save: Arc::default(),
         }
     }
 }
@@ -436,6 +439,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let restored = state.hub.restore().await?;
     if restored > 0 {
         tracing::info!(streams = restored, "restored streams that were on air");
+    }
+    if let Err(err) = replay::sweep(&state).await {
+        tracing::warn!(%err, "the replay folder could not be swept");
     }
     let background = tokio_util::task::TaskTracker::new();
     background.spawn(reconcile_loop(state.clone()));

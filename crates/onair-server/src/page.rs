@@ -49,9 +49,24 @@ pub async fn replay_page(
     State(state): State<AppState>,
     path: Result<Path<(String, i64)>, PathRejection>,
 ) -> Response {
-    let Ok(Path((username, _))) = path else {
+    let Ok(Path((username, id))) = path else {
         return not_found("That address does not name a replay.");
     };
+    // Another streamer's replay is not shown under this name.
+    // Another streamer's replay is not shown under this name (none at all: the page says so
+    // itself, the replay may have been deleted).
+    if let Ok(Some(replay)) = crate::replay::store::by_stream(&state.db, id).await {
+        match db::streamer_by_username(&state.db, &username).await {
+            Ok(Some(streamer)) if streamer.id == replay.streamer_id => {}
+            Ok(_) => return not_found("That streamer has no such replay."),
+            Err(err) => {
+                tracing::error!(error = %err, "replay page: streamer lookup failed");
+                return not_found(
+                    "That replay could not be looked up; reload the page in a moment.",
+                );
+            }
+        }
+    }
     built_page(&state, &username, "replay.html").await
 }
 

@@ -88,8 +88,14 @@ pub async fn upload(
     state: &AppState,
     streamer: &Streamer,
     stream_id: i64,
+    declared_bytes: Option<u64>,
     body: Body,
 ) -> Result<Replay, ReplayError> {
+    let limit_mb = state.config.replay_max_mb;
+    // Said before anything is read: a client then gets the 413, not a reset connection.
+    if declared_bytes.is_some_and(|n| n > limit_mb * 1_000_000) {
+        return Err(ReplayError::TooLarge { limit_mb });
+    }
     let stream = store::stream_times(&state.db, stream_id)
         .await?
         .filter(|s| s.streamer_id == streamer.id)
@@ -123,21 +129,21 @@ pub async fn upload(
     rules::check(&facts, ended - started)?;
     let video = facts.video.clone().ok_or(Refusal::NoVideo)?;
 
-    let remuxed = Scratch(Some(dir.join(format!(".remux-{stream_id}-{nonce}.mp4"))));
+    let file = format!("{stream_id}-{nonce}.mp4");
+    // Remuxed straight into its final name, removed again unless its row is saved: no
+    // file without a row, whatever fails or drops this request.
+    let kept = Scratch(Some(dir.join(&file)));
     media::remux(
         upload.0.as_deref().expect("set"),
-        remuxed.0.as_deref().expect("set"),
+        kept.0.as_deref().expect("set"),
     )
     .await?;
-    let file = format!("{stream_id}-{nonce}.mp4");
-    let kept = dir.join(&file);
-    tokio::fs::rename(remuxed.keep(), &kept)
-        .await
-        .map_err(|e| anyhow::anyhow!("keeping {}: {e}", kept.display()))?;
-    let bytes = tokio::fs::metadata(&kept)
+    let bytes = tokio::fs::metadata(kept.0.as_deref().expect("set"))
         .await
         .map(|m| m.len() as i64)
         .unwrap_or(0);
+    // One save at a time (two short queries), so the file replaced is the one the row named.
+    let _one_at_a_time = state.replay_save.lock().await;
     let previous = store::by_stream(&state.db, stream_id).await?;
     store::save(
         &state.db,
@@ -152,7 +158,8 @@ pub async fn upload(
         },
     )
     .await?;
-    if let Some(previous) = previous {
+    kept.keep();
+    if let Some(previous) = previous.filter(|p| p.file != file) {
         let _ = tokio::fs::remove_file(previous.path(state)).await;
     }
     tracing::info!(
@@ -165,6 +172,30 @@ pub async fn upload(
         .await?
         .ok_or_else(|| anyhow::anyhow!("the replay just saved is gone"))?;
     Ok(row.view(&state.config.currency))
+}
+
+/// Removes what uploads left behind when the server stopped mid-way (scratch files) and
+/// replay files no row names, at start.
+pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
+    let dir = &state.config.replay_dir;
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return Ok(0);
+    };
+    let named: std::collections::HashSet<String> =
+        store::files(&state.db).await?.into_iter().collect();
+    let mut removed = 0;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let scratch = name.starts_with(".upload-") || name.starts_with(".remux-");
+        let orphan = name.ends_with(".mp4") && !name.starts_with('.') && !named.contains(&name);
+        if (scratch || orphan) && tokio::fs::remove_file(entry.path()).await.is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %dir.display(), "replay folder swept");
+    }
+    Ok(removed)
 }
 
 /// Writes the body to `path`, refusing past `limit_mb`.

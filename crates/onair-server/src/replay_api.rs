@@ -63,9 +63,14 @@ pub async fn upload(
     State(state): State<AppState>,
     Authenticated(streamer): Authenticated,
     PathId(id): PathId,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Replay>), ApiError> {
-    let replay = replay::upload(&state, &streamer, id, body).await?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let replay = replay::upload(&state, &streamer, id, declared, body).await?;
     Ok((StatusCode::CREATED, Json(replay)))
 }
 

@@ -471,3 +471,41 @@ async fn a_pay_per_view_replay_plays_only_with_a_paid_ticket_for_its_stream() {
         .await;
     assert_eq!(paid.status, StatusCode::PARTIAL_CONTENT);
 }
+
+#[tokio::test]
+async fn a_replay_page_is_served_only_under_its_own_streamers_name() {
+    let f = fixture(|_| {}).await;
+    let id = f.ended_stream(4, None).await;
+    let file = recording(f.dir.path(), 1, "64x36");
+    let up = f
+        .send(
+            "PUT",
+            &format!("/api/replays/{id}"),
+            Some(&f.alice),
+            file,
+            None,
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.body);
+    let elsewhere = f
+        .send(
+            "GET",
+            &format!("/live/bob/replays/{id}"),
+            None,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    // Its own (this test has no built page: 503 says so, but not 404).
+    let own = f
+        .send(
+            "GET",
+            &format!("/live/alice/replays/{id}"),
+            None,
+            vec![],
+            None,
+        )
+        .await;
+    assert_ne!(own.status, StatusCode::NOT_FOUND);
+}

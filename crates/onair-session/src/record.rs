@@ -96,6 +96,12 @@ impl RecordTap {
         fps: f64,
         audio: bool,
     ) -> Result<(), RecordError> {
+        if matches!(*self.lock(), Slot::On(_)) {
+            // Replacing it would drop it unfinished.
+            return Err(RecordError::Pipeline(
+                "a recording is already under way on these sources: end it first".into(),
+            ));
+        }
         let config = onair_record::RecordingConfig {
             path: settings.path.clone(),
             fps,

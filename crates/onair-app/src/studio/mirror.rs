@@ -108,6 +108,8 @@ impl Studio {
                     }
                 }
                 _ = tick.tick() => {
+                    let recording = Self::recording_live(&session).await;
+                    self.update(|v| if v.generation == generation && v.recording != recording { v.recording = recording; });
                     if let Some(stats) = session.video_stats().await {
                         let view = stats_view(&stats, &mut send_rate);
                         self.update(|v| if v.generation == generation { v.stats = view; });

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use super::rules::{MediaFacts, VideoFacts};
 
+/// ffmpeg's names of the MP4 family's demuxer.
+const MP4_FAMILY: &str = "mov,mp4,m4a,3gp,3g2,mj2";
+
 #[derive(Deserialize)]
 struct Probe {
     format: Option<Format>,
@@ -33,7 +36,17 @@ struct Stream {
 /// What the file holds; `Err` with ffprobe's reason when it is no media file at all.
 pub async fn probe(path: &Path) -> anyhow::Result<Result<MediaFacts, String>> {
     let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-show_entries"])
+        // Only MP4 family containers, only this file: an upload that is a playlist or a
+        // concat list is not followed anywhere.
+        .args([
+            "-v",
+            "error",
+            "-format_whitelist",
+            MP4_FAMILY,
+            "-protocol_whitelist",
+            "file",
+        ])
+        .args(["-count_packets", "-show_entries"])
         .arg(
             "format=format_name,duration:stream=codec_type,codec_name,width,height,nb_read_packets",
         )
@@ -44,9 +57,9 @@ pub async fn probe(path: &Path) -> anyhow::Result<Result<MediaFacts, String>> {
         .await
         .context("ffprobe could not run (apt-get install ffmpeg)")?;
     if !out.status.success() {
-        let reason = String::from_utf8_lossy(&out.stderr);
-        let reason = reason.lines().last().unwrap_or("unreadable").trim();
-        return Ok(Err(format!("ffprobe cannot read it: {reason}")));
+        // ffprobe's reason names the server's file: the uploader gets the gist, the log the rest.
+        tracing::info!(stderr = %String::from_utf8_lossy(&out.stderr).trim(), "an upload ffprobe cannot read");
+        return Ok(Err("ffprobe cannot read it as an MP4 file".into()));
     }
     let probe: Probe = serde_json::from_slice(&out.stdout).context("ffprobe's JSON")?;
     let Some(format) = probe.format else {

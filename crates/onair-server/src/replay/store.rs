@@ -100,3 +100,10 @@ pub async fn delete(pool: &SqlitePool, stream_id: i64, streamer_id: i64) -> sqlx
     .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Every replay file a row names.
+pub async fn files(pool: &SqlitePool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT file FROM replays")
+        .fetch_all(pool)
+        .await
+}
