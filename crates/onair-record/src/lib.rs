@@ -191,6 +191,13 @@ impl Recorder {
         Ok(recorder)
     }
 
+    /// Buffers waiting in the recorder's queues (for tests that feed faster than real time and
+    /// must not have the leaky queues drop any).
+    pub fn queued(&self) -> u64 {
+        self.video.current_level_buffers()
+            + self.audio.as_ref().map_or(0, |a| a.current_level_buffers())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
